@@ -1,0 +1,8 @@
+// Every device kind registers itself on import; later kinds (virtio, xdp, packet, tap) add a line here.
+import './sim/sim-driver.js';
+import './ixgbe/pci-driver.js';
+
+export * from './device.js';
+export * from './open.js';
+export { SimNic } from './sim/sim-nic.js';
+export type { SimHandles, SimNicOptions, TesterSnapshot } from './sim/sim-nic.js';

@@ -1,0 +1,72 @@
+import type { Mempool } from '../mem/mempool.js';
+import type { DmaAllocator } from '../mem/dma.js';
+import { IxyError } from '../util/errors.js';
+import type { Device, DeviceOptions } from './device.js';
+
+/** A device spec split into its kind and argument: `ixgbe:0000:03:00.0` → { kind: 'ixgbe', arg: '0000:03:00.0' }. */
+export interface DeviceSpec {
+  kind: string;
+  arg: string;
+  text: string;
+}
+
+/** One kind of device: how to open it, and which DMA memory its mempool must live in. */
+export interface DriverEntry {
+  kind: string;
+  /** One line for `--help`: what the argument is. */
+  usage: string;
+  dmaAllocator(spec: DeviceSpec): DmaAllocator;
+  open(spec: DeviceSpec, opts: DeviceOptions): Device;
+}
+
+const drivers = new Map<string, DriverEntry>();
+
+export function registerDriver(entry: DriverEntry): void {
+  drivers.set(entry.kind, entry);
+}
+
+export function registeredDrivers(): DriverEntry[] {
+  return [...drivers.values()];
+}
+
+export function parseDeviceSpec(text: string): DeviceSpec {
+  const colon = text.indexOf(':');
+  const kinds = [...drivers.keys()].join(', ');
+  if (colon <= 0 || colon === text.length - 1) {
+    throw new IxyError(`'${text}' is not a device spec: use KIND:ARG with KIND one of ${kinds} (e.g. sim:0, ixgbe:0000:03:00.0)`);
+  }
+  const kind = text.slice(0, colon);
+  if (!drivers.has(kind)) throw new IxyError(`unknown device kind '${kind}' in '${text}': use one of ${kinds}`);
+  return { kind, arg: text.slice(colon + 1), text };
+}
+
+function entryOf(spec: DeviceSpec): DriverEntry {
+  const e = drivers.get(spec.kind);
+  if (!e) throw new IxyError(`unknown device kind '${spec.kind}'`);
+  return e;
+}
+
+/**
+ * The DMA memory a mempool shared by all of `specs` must come from. Devices of kinds whose memory differs
+ * (the simulated NIC's physical memory vs. hugepages) cannot share one pool.
+ */
+export function dmaAllocatorFor(specs: DeviceSpec[]): DmaAllocator {
+  const allocs = specs.map((s) => entryOf(s).dmaAllocator(s));
+  const first = allocs[0];
+  for (let i = 1; i < allocs.length; i++) {
+    if (allocs[i] !== first) {
+      throw new IxyError(
+        `${specs[0].text} and ${specs[i].text} need different DMA memory (${first.description} vs ${allocs[i].description}): ` +
+          'use devices of the same kind together',
+      );
+    }
+  }
+  return first;
+}
+
+export function openDevice(spec: DeviceSpec | string, opts: DeviceOptions): Device {
+  const s = typeof spec === 'string' ? parseDeviceSpec(spec) : spec;
+  return entryOf(s).open(s, opts);
+}
+
+export type { Mempool };

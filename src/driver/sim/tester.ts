@@ -1,0 +1,173 @@
+import { HISTOGRAM_BUCKETS, record } from '../../util/histogram.js';
+import {
+  buildTestFrame, isTestFrame, MAX_STREAMS, OFF_SEQ, OFF_STREAM, OFF_TS, readU32LE, TEST_FRAME_LEN, writeU32LE,
+} from '../../util/test-frame.js';
+import type { PortModel, WireEnd } from './port-model.js';
+import type { PhysView } from './phys-memory.js';
+
+// Layout of one tester's block in the stats SharedArrayBuffer: Float64 counters, then a Uint32 latency histogram.
+export const T_GENERATED = 0; // frames put on the wire (each takes a sequence number)
+export const T_GEN_MISSED = 1; // of those, frames the NIC could not take (no descriptor / receiver off)
+export const T_RX_FRAMES = 2;
+export const T_RX_BYTES = 3;
+export const T_FOREIGN = 4; // received frames that are not test frames
+export const T_LAT_COUNT = 5;
+export const T_LAT_SUM_NS = 6;
+export const T_LAT_MAX_NS = 7;
+export const T_RATE_MPPS = 8; // control: generator rate (0 = off; capped at line rate)
+export const T_GEN_LIMIT = 9; // control: stop after this many frames (0 = no limit)
+export const T_DST_FOREIGN = 10; // control: 1 = address frames to a MAC that is not the port's
+export const T_STREAM_BASE = 16;
+export const S_UNIQUE = 0;
+export const S_REORDERED = 1;
+export const S_DUPLICATED = 2;
+export const S_NEXT = 3; // highest sequence number seen + 1
+export const TESTER_F64 = T_STREAM_BASE + MAX_STREAMS * 4;
+export const TESTER_BYTES = TESTER_F64 * 8 + HISTOGRAM_BUCKETS * 4;
+
+export const FOREIGN_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0xfe);
+const WINDOW_BITS = 16; // reordering/duplicate window: 65536 sequence numbers per stream
+const WINDOW = 1 << WINDOW_BITS;
+const BURST = 64;
+
+export function testerMac(index: number): Uint8Array {
+  return Uint8Array.of(0x02, 0x74, 0x65, 0x73, 0x74, index); // "test"
+}
+
+/**
+ * A MoonGen-like load generator and sink at the far end of a port's cable. It writes test frames straight into
+ * the port's receive buffers (sequence number + timestamp), and checks every frame the port transmits:
+ * per-stream loss, reordering, duplicates, and latency from the timestamp.
+ */
+export class Tester implements WireEnd {
+  private readonly f: Float64Array;
+  private readonly hist: Uint32Array;
+  private readonly seen = new Uint32Array((MAX_STREAMS * WINDOW) >>> 5);
+  private readonly tplToPort: Uint32Array;
+  private readonly tplForeign: Uint32Array;
+  private readonly tplBytesToPort: Uint8Array;
+  private readonly tplBytesForeign: Uint8Array;
+  private seq = 0;
+  private credit = 0;
+  private last = 0;
+
+  constructor(readonly index: number, private readonly port: PortModel, private readonly phys: PhysView, stats: SharedArrayBuffer) {
+    this.f = new Float64Array(stats, index * TESTER_BYTES, TESTER_F64);
+    this.hist = new Uint32Array(stats, index * TESTER_BYTES + TESTER_F64 * 8, HISTOGRAM_BUCKETS);
+    this.tplBytesToPort = buildTestFrame({ src: testerMac(index), dst: port.mac, stream: index });
+    this.tplBytesForeign = buildTestFrame({ src: testerMac(index), dst: FOREIGN_MAC, stream: index });
+    this.tplToPort = new Uint32Array(this.tplBytesToPort.buffer);
+    this.tplForeign = new Uint32Array(this.tplBytesForeign.buffer);
+  }
+
+  present(): boolean {
+    return true;
+  }
+
+  /** True while the generator has work configured (the model thread then never parks). */
+  active(): boolean {
+    return this.f[T_RATE_MPPS] > 0;
+  }
+
+  /** Puts the frames due by `now` (ms) on the wire; returns how many. */
+  generate(now: number): number {
+    const f = this.f;
+    const rate = f[T_RATE_MPPS];
+    const mbps = this.port.linkMbps();
+    if (rate <= 0 || mbps === 0) { this.last = now; this.credit = 0; return 0; }
+    const lineRate = mbps / 672; // Mpps of 64-byte frames: 84 bytes on the wire with preamble and gap
+    this.credit += (now - this.last) * 1000 * (rate < lineRate ? rate : lineRate);
+    this.last = now;
+    if (this.credit > BURST) this.credit = BURST;
+    let n = this.credit | 0;
+    const limit = f[T_GEN_LIMIT];
+    if (limit > 0 && f[T_GENERATED] + n > limit) n = limit - f[T_GENERATED];
+    if (n <= 0) return 0;
+    this.credit -= n;
+    const foreign = f[T_DST_FOREIGN] !== 0;
+    const tplBytes = foreign ? this.tplBytesForeign : this.tplBytesToPort;
+    const tpl = foreign ? this.tplForeign : this.tplToPort;
+    const port = this.port;
+    const u8 = this.phys.u8;
+    const u32 = this.phys.u32;
+    const ts = (now * 1e6) >>> 0;
+    let missed = 0;
+    if (!port.accepts(tplBytes, 0)) { // filtered out by the NIC's address filter: on the wire, never received
+      this.seq = (this.seq + n) >>> 0;
+      f[T_GENERATED] += n;
+      return n;
+    }
+    for (let i = 0; i < n; i++) {
+      const off = port.rxBuffer();
+      if (off < 0) { missed++; this.seq = (this.seq + 1) >>> 0; continue; }
+      if ((off & 3) === 0) {
+        const w = off >>> 2;
+        for (let k = 0; k < 15; k++) u32[w + k] = tpl[k];
+        u32[w + (OFF_SEQ >>> 2)] = this.seq;
+        u32[w + (OFF_TS >>> 2)] = ts;
+      } else {
+        u8.set(tplBytes, off);
+        writeU32LE(u8, off + OFF_SEQ, this.seq);
+        writeU32LE(u8, off + OFF_TS, ts);
+      }
+      this.seq = (this.seq + 1) >>> 0;
+      port.rxCommit(TEST_FRAME_LEN);
+    }
+    f[T_GENERATED] += n;
+    f[T_GEN_MISSED] += missed;
+    return n;
+  }
+
+  /** Sink: checks a frame the port transmitted. */
+  deliver(mem: Uint8Array, off: number, len: number, now: number): boolean {
+    const f = this.f;
+    f[T_RX_FRAMES]++;
+    f[T_RX_BYTES] += len;
+    if (!isTestFrame(mem, off, len)) { f[T_FOREIGN]++; return true; }
+    const stream = mem[off + OFF_STREAM] | (mem[off + OFF_STREAM + 1] << 8);
+    if (stream >= MAX_STREAMS) { f[T_FOREIGN]++; return true; }
+    const seq = readU32LE(mem, off + OFF_SEQ);
+    this.checkSequence(stream, seq);
+    const ts = readU32LE(mem, off + OFF_TS);
+    if (ts !== 0) {
+      const ns = (((now * 1e6) >>> 0) - ts) >>> 0;
+      record(this.hist, ns);
+      f[T_LAT_COUNT]++;
+      f[T_LAT_SUM_NS] += ns;
+      if (ns > f[T_LAT_MAX_NS]) f[T_LAT_MAX_NS] = ns;
+    }
+    return true;
+  }
+
+  /**
+   * A bitmap of the last WINDOW sequence numbers per stream tells a late frame (reordered) from a repeat
+   * (duplicate). Bits are cleared as the highest sequence number moves past them.
+   */
+  private checkSequence(stream: number, seq: number): void {
+    const f = this.f;
+    const s = T_STREAM_BASE + stream * 4;
+    const next = f[s + S_NEXT];
+    const bits = this.seen;
+    const base = stream * WINDOW;
+    if (seq >= next) {
+      if (seq - next >= WINDOW) bits.fill(0, base >>> 5, (base + WINDOW) >>> 5);
+      else for (let q = next; q < seq; q++) clearBit(bits, base + (q & (WINDOW - 1)));
+      setBit(bits, base + (seq & (WINDOW - 1)));
+      f[s + S_NEXT] = seq + 1;
+      f[s + S_UNIQUE]++;
+    } else if (next - seq > WINDOW) {
+      f[s + S_REORDERED]++; // too late to tell; counted as a late arrival
+      f[s + S_UNIQUE]++;
+    } else if (testBit(bits, base + (seq & (WINDOW - 1)))) {
+      f[s + S_DUPLICATED]++;
+    } else {
+      setBit(bits, base + (seq & (WINDOW - 1)));
+      f[s + S_REORDERED]++;
+      f[s + S_UNIQUE]++;
+    }
+  }
+}
+
+function setBit(b: Uint32Array, i: number): void { b[i >>> 5] |= 1 << (i & 31); }
+function clearBit(b: Uint32Array, i: number): void { b[i >>> 5] &= ~(1 << (i & 31)); }
+function testBit(b: Uint32Array, i: number): boolean { return (b[i >>> 5] & (1 << (i & 31))) !== 0; }

@@ -1,0 +1,42 @@
+/** CPU time, clock rate and affinity of the calling thread, for benchmarks and the dataplane loop. */
+import * as fs from 'node:fs';
+import { libc } from './libc.js';
+
+// include/uapi/linux/time.h
+const CLOCK_PROCESS_CPUTIME_ID = 2;
+const CLOCK_THREAD_CPUTIME_ID = 3;
+/** glibc's cpu_set_t: CPU_SETSIZE 1024 bits (sched_setaffinity(2)). */
+const CPU_SET_BYTES = 128;
+
+const ts = Buffer.alloc(16); // struct timespec { time_t tv_sec; long tv_nsec; } on x86_64
+
+function clockNs(clk: number): number {
+  if (libc().clock_gettime(clk, ts) !== 0) return NaN;
+  return (ts.readUInt32LE(0) + ts.readUInt32LE(4) * 0x1_0000_0000) * 1e9 + ts.readUInt32LE(8);
+}
+
+/** CPU time consumed by the calling thread, in ns (no time passes while it sleeps). */
+export const threadCpuNs = (): number => clockNs(CLOCK_THREAD_CPUTIME_ID);
+/** CPU time consumed by all threads of the process, in ns. */
+export const processCpuNs = (): number => clockNs(CLOCK_PROCESS_CPUTIME_ID);
+
+/** Current clock of the first CPU from /proc/cpuinfo, else its cpufreq maximum, else 0. */
+export function cpuMhz(): number {
+  try {
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m && Number(m[1]) > 0) return Number(m[1]);
+  } catch { /* fall through */ }
+  try {
+    const khz = Number(fs.readFileSync('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq', 'utf8').trim());
+    if (khz > 0) return khz / 1000;
+  } catch { /* fall through */ }
+  return 0;
+}
+
+/** Pins the calling thread (pid 0) to one CPU. False if the CPU does not exist or is not allowed. */
+export function pinThisThread(cpu: number): boolean {
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= CPU_SET_BYTES * 8) return false;
+  const mask = Buffer.alloc(CPU_SET_BYTES);
+  mask[cpu >> 3] = 1 << (cpu & 7);
+  return libc().sched_setaffinity(0, CPU_SET_BYTES, mask) === 0;
+}

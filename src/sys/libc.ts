@@ -1,0 +1,124 @@
+/**
+ * libc bindings through koffi, loaded on first use: importing this module never touches the
+ * native binary, so code paths that don't need the kernel (simulator, unit tests) work anywhere.
+ * Pointers are BigInt; a Node Buffer passed as `void *` is valid only for the duration of the call.
+ */
+import { createRequire } from 'node:module';
+
+type Koffi = typeof import('koffi').default;
+type VoidPtr = Buffer | Uint8Array | bigint | null;
+
+// Values for Linux x86_64: include/uapi/asm-generic/fcntl.h, include/uapi/asm-generic/mman-common.h,
+// arch/x86/include/uapi/asm/mman.h (mmap(2), open(2)).
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_SYNC = 0o4010000; // __O_SYNC | O_DSYNC
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_POPULATE = 0x8000;
+export const MAP_HUGETLB = 0x40000;
+/** mmap(2) returns (void *) -1 on failure; koffi hands it back as an unsigned BigInt. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+export interface Libc {
+  open(path: string, flags: number, mode: number): number;
+  close(fd: number): number;
+  mmap(addr: bigint | null, length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  munmap(ptr: bigint, len: number): number;
+  mlock(ptr: bigint, len: number): number;
+  munlock(ptr: bigint, len: number): number;
+  ftruncate(fd: number, len: number): number;
+  pread(fd: number, buf: VoidPtr, count: number, offset: number): number;
+  pwrite(fd: number, buf: VoidPtr, count: number, offset: number): number;
+  /** Fixed-arity alias of the variadic ioctl(2): `int ioctl(int, unsigned long, void *)`. */
+  ioctl(fd: number, request: number, arg: VoidPtr): number;
+  unlink(path: string): number;
+  /** `long syscall(long nr, int, void *, unsigned int)`: fits bpf(2) (nr 321 on x86_64). */
+  syscall3(nr: number, a: number, b: VoidPtr, c: number): number;
+  /** `long syscall(long nr, long, long, long, long, long, long)`: plain integer arguments. */
+  syscall6(nr: number, a: number, b: number, c: number, d: number, e: number, f: number): number;
+  clock_gettime(clk: number, ts16: Buffer): number;
+  sched_setaffinity(pid: number, size: number, mask: Buffer): number;
+}
+
+let koffiMod: Koffi | null = null;
+let libcObj: Libc | null = null;
+
+export function koffi(): Koffi {
+  if (koffiMod === null) koffiMod = createRequire(import.meta.url)('koffi') as Koffi;
+  return koffiMod;
+}
+
+export function libc(): Libc {
+  if (libcObj !== null) return libcObj;
+  const lib = koffi().load('libc.so.6');
+  const f = (decl: string) => lib.func(decl) as unknown as (...args: unknown[]) => never;
+  libcObj = {
+    open: f('int open(const char *path, int flags, uint32 mode)'),
+    close: f('int close(int fd)'),
+    mmap: f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64 off)'),
+    munmap: f('int munmap(void *addr, size_t len)'),
+    mlock: f('int mlock(void *addr, size_t len)'),
+    munlock: f('int munlock(void *addr, size_t len)'),
+    ftruncate: f('int ftruncate(int fd, int64 len)'),
+    pread: f('intptr_t pread(int fd, void *buf, size_t count, int64 off)'),
+    pwrite: f('intptr_t pwrite(int fd, void *buf, size_t count, int64 off)'),
+    ioctl: f('int ioctl(int fd, unsigned long request, void *arg)'),
+    unlink: f('int unlink(const char *path)'),
+    syscall3: f('long syscall(long nr, int a, void *b, uint32 c)'),
+    syscall6: f('long syscall(long nr, long a, long b, long c, long d, long e, long f)'),
+    clock_gettime: f('int clock_gettime(int clk, void *ts)'),
+    sched_setaffinity: f('int sched_setaffinity(int pid, size_t size, void *mask)'),
+  };
+  return libcObj;
+}
+
+// include/uapi/asm-generic/errno-base.h and errno.h
+const ERRNO: Record<number, [string, string]> = {
+  1: ['EPERM', 'operation not permitted'],
+  2: ['ENOENT', 'no such file or directory'],
+  4: ['EINTR', 'interrupted system call'],
+  5: ['EIO', 'I/O error'],
+  6: ['ENXIO', 'no such device or address'],
+  9: ['EBADF', 'bad file descriptor'],
+  11: ['EAGAIN', 'try again'],
+  12: ['ENOMEM', 'out of memory'],
+  13: ['EACCES', 'permission denied'],
+  14: ['EFAULT', 'bad address'],
+  16: ['EBUSY', 'device or resource busy'],
+  17: ['EEXIST', 'file exists'],
+  19: ['ENODEV', 'no such device'],
+  21: ['EISDIR', 'is a directory'],
+  22: ['EINVAL', 'invalid argument'],
+  24: ['EMFILE', 'too many open files'],
+  28: ['ENOSPC', 'no space left on device'],
+  30: ['EROFS', 'read-only file system'],
+  38: ['ENOSYS', 'function not implemented'],
+  95: ['EOPNOTSUPP', 'operation not supported'],
+};
+
+/** errno of the last failed libc call made through koffi on this thread. */
+export function lastErrno(): number {
+  return koffi().errno();
+}
+
+export function errnoName(errno: number): string {
+  return ERRNO[errno]?.[0] ?? `errno ${errno}`;
+}
+
+/** "mmap of /mnt/huge/x failed: ENOMEM (out of memory)", from the current errno. */
+export function errnoMessage(what: string, errno: number = lastErrno()): string {
+  const e = ERRNO[errno];
+  return `${what} failed: ${e ? `${e[0]} (${e[1]})` : `errno ${errno}`}`;
+}
+
+/** ArrayBuffer over native memory, no copy. Don't touch it after the memory is unmapped. */
+export function viewOf(ptr: bigint, len: number): ArrayBuffer {
+  return koffi().view(ptr, len);
+}

@@ -1,0 +1,257 @@
+/**
+ * PCI devices through sysfs (Documentation/ABI/testing/sysfs-bus-pci, Documentation/PCI/sysfs-pci.rst).
+ * Every function takes `sysfsRoot` so tests can point it at a fake tree.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { IxyError } from '../util/errors.js';
+import { libc, errnoMessage, viewOf, O_RDWR, O_SYNC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_FAILED } from './libc.js';
+
+export interface PciDeviceInfo {
+  address: string;
+  vendor: number;
+  device: number;
+  /** 24-bit class code: base class << 16 | subclass << 8 | prog-if (0x020000 = Ethernet). */
+  classCode: number;
+  driver: string | null;
+  interfaces: string[];
+  interfacesUp: string[];
+  iommuGroup: string | null;
+  numaNode: number;
+}
+
+export interface MappedBar {
+  /** Over the device's registers. Don't touch it after unmap(). */
+  buffer: ArrayBuffer;
+  size: number;
+  unmap(): void;
+}
+
+export interface ClaimedPciDevice {
+  info: PciDeviceInfo;
+  mapBar(n: number): MappedBar;
+  /** Unmaps every BAR; with `rebind`, hands the device back to the kernel driver it had. */
+  release(rebind: boolean): void;
+}
+
+const ADDR_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])$/;
+
+/** `0000:03:00.0` or `03:00.0` → `0000:03:00.0` (device number 0–0x1f, function 0–7). */
+export function parsePciAddress(s: string): string {
+  const m = ADDR_RE.exec(s);
+  if (!m) throw new IxyError(`'${s}' is not a PCI address: use DDDD:BB:DD.F, e.g. 0000:03:00.0 (see \`ixy devices\`)`);
+  return `${m[1] ?? '0000'}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
+}
+
+export const isNetworkClass = (classCode: number): boolean => classCode >> 16 === 0x02;
+
+const devDir = (addr: string, root: string) => path.join(root, 'bus/pci/devices', addr);
+const hex = (n: number) => `0x${n.toString(16).padStart(6, '0')}`;
+
+function readHex(file: string): number {
+  const v = parseInt(fs.readFileSync(file, 'utf8').trim(), 16);
+  if (Number.isNaN(v)) throw new IxyError(`${file} does not hold a hex number: is this a PCI sysfs tree?`);
+  return v;
+}
+
+function linkBase(link: string): string | null {
+  try { return path.basename(fs.readlinkSync(link)); } catch { return null; }
+}
+
+function interfaceUp(ifname: string, root: string): boolean {
+  // include/uapi/linux/if.h: IFF_UP = 0x1. /sys/class/net/<if> links to the netdev under its device.
+  try { return (readHex(path.join(root, 'class/net', ifname, 'flags')) & 0x1) !== 0; } catch { return false; }
+}
+
+export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
+  const address = parsePciAddress(addr);
+  const dir = devDir(address, sysfsRoot);
+  if (!fs.existsSync(dir)) {
+    throw new IxyError(`no PCI device ${address}: check the address with \`ixy devices\` or \`lspci -D\``);
+  }
+  // Netdevs hang off the PCI device (<dev>/net/eth0) or, for virtio, off its virtio child (<dev>/virtio2/net/eth0).
+  const netDirs = [path.join(dir, 'net'), ...fs.readdirSync(dir).filter((e) => /^virtio\d+$/.test(e)).map((e) => path.join(dir, e, 'net'))];
+  const interfaces = netDirs.flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } }).sort();
+  let numaNode = -1;
+  try { numaNode = parseInt(fs.readFileSync(path.join(dir, 'numa_node'), 'utf8'), 10); } catch { /* none */ }
+  return {
+    address,
+    vendor: readHex(path.join(dir, 'vendor')),
+    device: readHex(path.join(dir, 'device')),
+    classCode: readHex(path.join(dir, 'class')),
+    driver: linkBase(path.join(dir, 'driver')),
+    interfaces,
+    interfacesUp: interfaces.filter((i) => interfaceUp(i, sysfsRoot)),
+    iommuGroup: linkBase(path.join(dir, 'iommu_group')),
+    numaNode: Number.isNaN(numaNode) ? -1 : numaNode,
+  };
+}
+
+export function listPciDevices(sysfsRoot = '/sys'): PciDeviceInfo[] {
+  let names: string[] = [];
+  try { names = fs.readdirSync(path.join(sysfsRoot, 'bus/pci/devices')); } catch { return []; }
+  return names.filter((n) => ADDR_RE.test(n)).sort().map((n) => readPciDevice(n, sysfsRoot));
+}
+
+export const listNetworkDevices = (sysfsRoot = '/sys'): PciDeviceInfo[] =>
+  listPciDevices(sysfsRoot).filter((d) => isNetworkClass(d.classCode));
+
+export function safetyOf(info: PciDeviceInfo, force: boolean): { safe: boolean; reason: string } {
+  if (!isNetworkClass(info.classCode)) {
+    return { safe: false, reason: `${info.address} is not a network device (class ${hex(info.classCode)})` };
+  }
+  if (info.driver === null) return { safe: true, reason: 'no kernel driver bound' };
+  if (info.interfacesUp.length > 0) {
+    const ifs = info.interfacesUp.join(', ');
+    if (force) return { safe: true, reason: `forced: the kernel's ${ifs} (up) will lose its device` };
+    const downs = info.interfacesUp.map((i) => `\`ip link set ${i} down\``).join(' and ');
+    return { safe: false, reason: `the kernel uses it as ${ifs} (up): take it down first with ${downs}, or pass --force` };
+  }
+  return { safe: true, reason: `bound to ${info.driver}, interfaces down: will be unbound` };
+}
+
+/** PCI Local Bus Spec 3.0 §6.2.2: Command register at config offset 4, bit 2 = Bus Master Enable. */
+const PCI_COMMAND = 4;
+const PCI_COMMAND_MASTER = 0x4;
+
+function enableBusMaster(dir: string): void {
+  const fd = fs.openSync(path.join(dir, 'config'), 'r+');
+  try {
+    const b = Buffer.alloc(2);
+    if (fs.readSync(fd, b, 0, 2, PCI_COMMAND) !== 2) throw new Error('short read of the command register');
+    b.writeUInt16LE(b.readUInt16LE(0) | PCI_COMMAND_MASTER, 0);
+    fs.writeSync(fd, b, 0, 2, PCI_COMMAND); // positional write = pwrite(2)
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function mapResource(file: string): MappedBar {
+  const size = fs.statSync(file).size; // sysfs reports the BAR length as the file size
+  if (size === 0) throw new IxyError(`${file} is empty: the BAR is not memory-mapped (an I/O BAR needs pread/pwrite)`);
+  const c = libc();
+  const fd = c.open(file, O_RDWR | O_SYNC, 0);
+  if (fd < 0) throw new IxyError(errnoMessage(`open ${file}`) + ': run as root and check the device is not in use');
+  const ptr = c.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const msg = ptr === MAP_FAILED ? errnoMessage(`mmap ${file}`) : '';
+  c.close(fd);
+  if (ptr === MAP_FAILED) throw new IxyError(`${msg}: is the BAR disabled or is another driver using it?`);
+  let mapped = true;
+  return {
+    buffer: viewOf(ptr, size),
+    size,
+    unmap() { if (mapped) { mapped = false; c.munmap(ptr, size); } },
+  };
+}
+
+const writeSysfs = (file: string, text: string) => fs.writeFileSync(file, text);
+
+export interface ClaimOptions {
+  force?: boolean;
+  sysfsRoot?: string;
+  /** Returns a message to refuse the device (e.g. wrong vendor for this driver), or null. */
+  expect?: (info: PciDeviceInfo) => string | null;
+}
+
+/**
+ * Takes a device for a user-space driver: checks first, then unbinds the kernel driver and enables
+ * bus mastering. A failure after the unbind rebinds the kernel driver before throwing.
+ */
+export function claimPciDevice(addr: string, opts: ClaimOptions = {}): ClaimedPciDevice {
+  const root = opts.sysfsRoot ?? '/sys';
+  const address = parsePciAddress(addr);
+  const info = readPciDevice(address, root);
+  if (!isNetworkClass(info.classCode)) {
+    throw new IxyError(`${address} is not a network device (class ${hex(info.classCode)}): pick one from \`ixy devices\``);
+  }
+  const refusal = opts.expect?.(info) ?? null;
+  if (refusal !== null) throw new IxyError(refusal);
+  if (root === '/sys' && process.getuid?.() !== 0) {
+    throw new IxyError(`taking PCI device ${address} needs root: run with sudo`);
+  }
+  const safety = safetyOf(info, opts.force ?? false);
+  if (!safety.safe) throw new IxyError(`${address}: ${safety.reason}`);
+
+  const dir = devDir(address, root);
+  const rebind = (): string => {
+    if (info.driver === null) return '';
+    try {
+      writeSysfs(path.join(root, 'bus/pci/drivers', info.driver, 'bind'), address);
+      return '';
+    } catch (e) {
+      return ` (rebinding ${info.driver} also failed: ${(e as Error).message}; run \`echo ${address} > /sys/bus/pci/drivers/${info.driver}/bind\`)`;
+    }
+  };
+
+  if (info.driver !== null) {
+    try {
+      writeSysfs(path.join(dir, 'driver/unbind'), address);
+    } catch (e) {
+      throw new IxyError(`cannot unbind ${address} from ${info.driver}: ${(e as Error).message}: run as root`);
+    }
+  }
+  try {
+    enableBusMaster(dir);
+  } catch (e) {
+    const tail = rebind();
+    throw new IxyError(`cannot enable bus mastering on ${address}: ${(e as Error).message}${tail}`);
+  }
+
+  const bars = new Set<MappedBar>();
+  let released = false;
+  return {
+    info,
+    mapBar(n: number): MappedBar {
+      if (released) throw new IxyError(`${address} was released: claim it again`);
+      const bar = mapResource(path.join(dir, `resource${n}`));
+      const unmap = bar.unmap;
+      const tracked: MappedBar = { ...bar, unmap() { bars.delete(tracked); unmap(); } };
+      bars.add(tracked);
+      return tracked;
+    },
+    release(rebindDriver: boolean): void {
+      if (released) return;
+      released = true;
+      for (const b of [...bars]) b.unmap();
+      if (rebindDriver) {
+        const tail = rebind();
+        if (tail !== '') throw new IxyError(`${address} released${tail}`);
+      }
+    },
+  };
+}
+
+// Short names for `ixy devices` (PCI IDs from the pci.ids database; the ixgbe ones ixy drives).
+const NAMES: Record<string, string> = {
+  '8086:10fb': '82599ES SFP+',
+  '8086:10fc': '82599 XAUI/BX4',
+  '8086:10f8': '82599 backplane',
+  '8086:154d': '82599ES SFP+ (X520)',
+  '8086:1528': 'X540-AT2',
+  '8086:1563': 'X550T',
+  '1af4:1000': 'virtio-net legacy',
+  '1af4:1041': 'virtio-net modern',
+};
+
+export interface DeviceListing {
+  address: string;
+  vendorDevice: string;
+  name: string;
+  driver: string | null;
+  interfaces: string[];
+  userDriver: 'ixgbe' | 'virtio' | null;
+  safe: boolean;
+  reason: string;
+}
+
+export function describeForListing(info: PciDeviceInfo): DeviceListing {
+  const h4 = (n: number) => n.toString(16).padStart(4, '0');
+  const vendorDevice = `${h4(info.vendor)}:${h4(info.device)}`;
+  const name = NAMES[vendorDevice];
+  // Only the legacy (transitional) virtio device has the I/O BAR layout our virtio driver speaks.
+  const userDriver = name === undefined ? null : vendorDevice.startsWith('8086:') ? 'ixgbe'
+    : vendorDevice === '1af4:1000' ? 'virtio' : null;
+  const { safe, reason } = safetyOf(info, false);
+  return { address: info.address, vendorDevice, name: name ?? 'network device', driver: info.driver,
+    interfaces: info.interfaces, userDriver, safe, reason };
+}
