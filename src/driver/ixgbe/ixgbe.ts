@@ -4,6 +4,7 @@ import { IxyError } from '../../util/errors.js';
 import { type Bar, sleepMs, waitForBits } from '../bar.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
 import * as R from './regs.js';
+import { ringDistance, ringNext, rxLength, rxStatus, txDone, writeRxRead, writeTxData } from './descriptors.js';
 
 /** What the driver stands on: registers and DMA memory. Real hardware and the simulated NIC each provide one. */
 export interface IxgbePlatform {
@@ -177,13 +178,7 @@ export class IxgbeDevice implements Device {
       throw new IxyError(`${this.spec}: mempool has too few free buffers to fill RX queue ${q} (${this.ringSize} needed): make it larger`);
     }
     const { physLo, physHi } = this.pool;
-    for (let i = 0; i < this.ringSize; i++) {
-      const w = i << 2;
-      desc[w] = physLo[slots[i]];
-      desc[w + 1] = physHi[slots[i]];
-      desc[w + 2] = 0;
-      desc[w + 3] = 0;
-    }
+    for (let i = 0; i < this.ringSize; i++) writeRxRead(desc, i, physLo[slots[i]], physHi[slots[i]]);
     this.rxFilled[q] = 1;
     bar.write32(R.RXDCTL(q), bar.read32(R.RXDCTL(q)) | R.RXDCTL_ENABLE);
     if (!waitForBits(() => bar.read32(R.RXDCTL(q)), R.RXDCTL_ENABLE, R.RXDCTL_ENABLE, 1000)) throw new IxyError(`${this.spec}: RX queue ${q} did not enable`);
@@ -221,19 +216,15 @@ export class IxgbeDevice implements Device {
     let discarding = this.rxDiscarding[queue];
     let n = 0;
     while (n < max) {
-      const w = idx << 2;
-      const status = desc[w + 2];
+      const status = rxStatus(desc, idx);
       if ((status & R.RXD_STAT_DD) === 0) break;
       const fresh = pool.alloc();
       if (fresh < 0) break; // no buffer to put back: leave the packet in the ring until the app frees some
       const id = slots[idx];
-      len[id] = desc[w + 3] & 0xffff;
+      len[id] = rxLength(desc, idx);
       slots[idx] = fresh;
-      desc[w] = physLo[fresh];
-      desc[w + 1] = physHi[fresh];
-      desc[w + 2] = 0;
-      desc[w + 3] = 0;
-      idx = (idx + 1) & mask;
+      writeRxRead(desc, idx, physLo[fresh], physHi[fresh]);
+      idx = ringNext(idx, mask);
       if (discarding !== 0 || (status & R.RXD_STAT_EOP) === 0) {
         // a frame spread over several buffers (larger than the pool's buffers): drop all its parts
         pool.free(id);
@@ -262,9 +253,9 @@ export class IxgbeDevice implements Device {
     let clean = this.txClean[queue];
     let idx = this.txIndex[queue];
     // Reclaim sent buffers a group at a time: if the group's last descriptor is done, all before it are (§7.2.3.5).
-    while (((idx - clean) & mask) >= TX_CLEAN_BATCH) {
+    while (ringDistance(clean, idx, mask) >= TX_CLEAN_BATCH) {
       const last = (clean + TX_CLEAN_BATCH - 1) & mask;
-      if ((Atomics.load(desc, (last << 2) + 3) & R.TXD_STAT_DD) === 0) break;
+      if (!txDone(desc, last)) break;
       for (let i = 0; i < TX_CLEAN_BATCH; i++) pool.free(slots[(clean + i) & mask]);
       clean = (last + 1) & mask;
     }
@@ -274,15 +265,10 @@ export class IxgbeDevice implements Device {
     const len = pool.len;
     let sent = 0;
     while (sent < n) {
-      const next = (idx + 1) & mask;
+      const next = ringNext(idx, mask);
       if (next === clean) break; // ring full
       const id = ids[sent];
-      const l = len[id];
-      const w = idx << 2;
-      desc[w] = physLo[id];
-      desc[w + 1] = physHi[id];
-      desc[w + 2] = R.TXD_CMD_FRAME | l;
-      desc[w + 3] = l << R.TXD_PAYLEN_SHIFT;
+      writeTxData(desc, idx, physLo[id], physHi[id], len[id]);
       slots[idx] = id;
       idx = next;
       sent++;
@@ -332,7 +318,7 @@ export class IxgbeDevice implements Device {
   buffersInRings(): number {
     let n = 0;
     for (let q = 0; q < this.rxQueues; q++) if (this.rxFilled[q]) n += this.ringSize;
-    for (let q = 0; q < this.txQueues; q++) n += (this.txIndex[q] - this.txClean[q]) & this.mask;
+    for (let q = 0; q < this.txQueues; q++) n += ringDistance(this.txClean[q], this.txIndex[q], this.mask);
     return n;
   }
 

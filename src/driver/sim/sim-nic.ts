@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { IxyError } from '../../util/errors.js';
 import { HISTOGRAM_BUCKETS, percentile } from '../../util/histogram.js';
@@ -6,8 +7,8 @@ import { ctlBytes, G_FAULT, G_PORTS, G_READY, G_STOP, G_WAKE, P_CABLE, portWord 
 import { SimDmaAllocator } from './phys-memory.js';
 import { readFaultMessage, SimBar } from './sim-bar.js';
 import {
-  S_DUPLICATED, S_NEXT, S_REORDERED, S_UNIQUE, T_DST_FOREIGN, T_FOREIGN, T_GEN_LIMIT, T_GEN_MISSED, T_GENERATED,
-  T_LAT_COUNT, T_LAT_MAX_NS, T_LAT_SUM_NS, T_RATE_MPPS, T_RX_BYTES, T_RX_FRAMES, T_STREAM_BASE, TESTER_BYTES, TESTER_F64,
+  histogramOffset, S_DUPLICATED, S_LAT_COUNT, S_LAT_MAX_NS, S_LAT_SUM_NS, S_MISSED, S_NEXT, S_REORDERED, S_SENT, S_UNIQUE, STREAM_WORDS, T_DST_FOREIGN, T_EPOCH, T_FOREIGN, T_GEN_LIMIT, T_GEN_MISSED, T_GENERATED,
+  T_RATE_MPPS, T_RX_BYTES, T_RX_FRAMES, T_STREAM_BASE, TESTER_BYTES, TESTER_F64,
 } from './tester.js';
 
 /** How the simulated ports are cabled: each to its own tester, or port 0 to port 1 (and 2 to 3 ...). */
@@ -18,6 +19,8 @@ export interface SimNicOptions {
   wire?: SimWiring;
   /** Size of the simulated physical memory in MiB. */
   physMiB?: number;
+  /** Pin the model thread to this CPU (-1: don't). */
+  cpu?: number;
 }
 
 /** Everything another thread needs to use the same simulated NIC (structured-clonable). */
@@ -27,14 +30,23 @@ export interface SimHandles {
   stats: SharedArrayBuffer;
   ports: number;
   wire: SimWiring;
+  cpu?: number;
 }
 
+export interface Latency { count: number; meanUs: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number }
+
 export interface StreamCounts {
+  /** Frames a simulated tester generated as this stream (0 for streams sent by the host, e.g. pktgen). */
+  sent: number;
+  /** Of `sent`: frames the receiving NIC dropped for want of a free descriptor (the driver fell behind). */
+  missed: number;
   unique: number;
   reordered: number;
   duplicated: number;
   /** Highest sequence number seen + 1. */
   next: number;
+  /** One-way latency of the stream's timestamped frames, as seen by this sink. */
+  latency: Latency;
 }
 
 export interface TesterSnapshot {
@@ -44,8 +56,8 @@ export interface TesterSnapshot {
   rxFrames: number;
   rxBytes: number;
   foreign: number;
+  /** What this tester's sink received, per stream id (a tester sends stream `port + 2 * epoch`). */
   streams: StreamCounts[];
-  latency: { count: number; meanUs: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number };
 }
 
 let current: SimNic | null = null;
@@ -77,13 +89,17 @@ export class SimNic {
       stats: new SharedArrayBuffer(ports * TESTER_BYTES),
       ports,
       wire: opts.wire ?? 'tester',
+      cpu: opts.cpu ?? -1,
     };
     SimDmaAllocator.init(handles.phys);
     const g = new Int32Array(handles.ctl);
     g[G_PORTS] = ports;
     for (let p = 0; p < ports; p++) g[portWord(p, P_CABLE)] = 1;
     const nic = new SimNic(handles);
-    const worker = new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: handles });
+    // Every clock read in Node 20 allocates a HeapNumber (the model reads one per loop). A young generation that
+    // starts large makes its scavenges rare; the flag applies to isolates created from now on.
+    setFlagsFromString('--min-semi-space-size=64');
+    const worker = new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: handles, resourceLimits: { maxYoungGenerationSizeMb: 256 } });
     nic.worker = worker;
     worker.on('error', (e) => { nic.workerError = e; });
     worker.unref();
@@ -146,31 +162,33 @@ export class SimNic {
 
   tester(port: number): TesterSnapshot {
     const f = this.testerF64(port);
-    const hist = new Uint32Array(this.handles.stats, port * TESTER_BYTES + TESTER_F64 * 8, HISTOGRAM_BUCKETS);
+    const us = (ns: number): number => ns / 1000;
     const streams: StreamCounts[] = [];
     for (let s = 0; s < MAX_STREAMS; s++) {
-      const b = T_STREAM_BASE + s * 4;
-      streams.push({ unique: f[b + S_UNIQUE], reordered: f[b + S_REORDERED], duplicated: f[b + S_DUPLICATED], next: f[b + S_NEXT] });
+      const b = T_STREAM_BASE + s * STREAM_WORDS;
+      const hist = new Uint32Array(this.handles.stats, histogramOffset(port, s), HISTOGRAM_BUCKETS);
+      const count = f[b + S_LAT_COUNT];
+      streams.push({
+        sent: f[b + S_SENT], missed: f[b + S_MISSED], unique: f[b + S_UNIQUE], reordered: f[b + S_REORDERED], duplicated: f[b + S_DUPLICATED], next: f[b + S_NEXT],
+        latency: {
+          count, meanUs: count ? us(f[b + S_LAT_SUM_NS] / count) : NaN,
+          p50Us: us(percentile(hist, 50)), p99Us: us(percentile(hist, 99)), p999Us: us(percentile(hist, 99.9)),
+          p9999Us: us(percentile(hist, 99.99)), maxUs: count ? us(f[b + S_LAT_MAX_NS]) : NaN,
+        },
+      });
     }
-    const us = (ns: number): number => ns / 1000;
-    const count = f[T_LAT_COUNT];
-    return {
-      generated: f[T_GENERATED], missed: f[T_GEN_MISSED], rxFrames: f[T_RX_FRAMES], rxBytes: f[T_RX_BYTES], foreign: f[T_FOREIGN],
-      streams,
-      latency: {
-        count,
-        meanUs: count ? us(f[T_LAT_SUM_NS] / count) : NaN,
-        p50Us: us(percentile(hist, 50)), p99Us: us(percentile(hist, 99)), p999Us: us(percentile(hist, 99.9)),
-        p9999Us: us(percentile(hist, 99.99)), maxUs: count ? us(f[T_LAT_MAX_NS]) : NaN,
-      },
-    };
+    return { generated: f[T_GENERATED], missed: f[T_GEN_MISSED], rxFrames: f[T_RX_FRAMES], rxBytes: f[T_RX_BYTES], foreign: f[T_FOREIGN], streams };
   }
 
-  /** Clears a tester's latency histogram (e.g. after a warm-up). */
-  resetLatency(port: number): void {
-    const f = this.testerF64(port);
-    new Uint32Array(this.handles.stats, port * TESTER_BYTES + TESTER_F64 * 8, HISTOGRAM_BUCKETS).fill(0);
-    f[T_LAT_COUNT] = 0; f[T_LAT_SUM_NS] = 0; f[T_LAT_MAX_NS] = 0;
+  /**
+   * Starts a new measurement phase on the tester of `port` (e.g. after a warm-up): from the model's next step it
+   * sends stream `port + 2 * epoch` from sequence number 0, and its latency histogram starts empty.
+   * Returns that stream id.
+   */
+  startEpoch(port: number, epoch: number): number {
+    this.testerF64(port)[T_EPOCH] = epoch;
+    this.wake();
+    return (port + 2 * epoch) % MAX_STREAMS;
   }
 
   /** The first hardware rule the driver broke, or null. */

@@ -1,4 +1,4 @@
-import { HISTOGRAM_BUCKETS, record } from '../../util/histogram.js';
+import { bucketOf, HISTOGRAM_BUCKETS } from '../../util/histogram.js';
 import {
   buildTestFrame, isTestFrame, MAX_STREAMS, OFF_SEQ, OFF_STREAM, OFF_TS, readU32LE, TEST_FRAME_LEN, writeU32LE,
 } from '../../util/test-frame.js';
@@ -11,19 +11,27 @@ export const T_GEN_MISSED = 1; // of those, frames the NIC could not take (no de
 export const T_RX_FRAMES = 2;
 export const T_RX_BYTES = 3;
 export const T_FOREIGN = 4; // received frames that are not test frames
-export const T_LAT_COUNT = 5;
-export const T_LAT_SUM_NS = 6;
-export const T_LAT_MAX_NS = 7;
 export const T_RATE_MPPS = 8; // control: generator rate (0 = off; capped at line rate)
 export const T_GEN_LIMIT = 9; // control: stop after this many frames (0 = no limit)
 export const T_DST_FOREIGN = 10; // control: 1 = address frames to a MAC that is not the port's
+export const T_EPOCH = 11; // control: measurement phase; each phase sends as its own stream (index + 2 * epoch)
 export const T_STREAM_BASE = 16;
 export const S_UNIQUE = 0;
 export const S_REORDERED = 1;
 export const S_DUPLICATED = 2;
 export const S_NEXT = 3; // highest sequence number seen + 1
-export const TESTER_F64 = T_STREAM_BASE + MAX_STREAMS * 4;
-export const TESTER_BYTES = TESTER_F64 * 8 + HISTOGRAM_BUCKETS * 4;
+export const S_SENT = 4; // frames this tester generated as this stream
+export const S_LAT_COUNT = 5;
+export const S_LAT_SUM_NS = 6;
+export const S_LAT_MAX_NS = 7;
+export const S_MISSED = 8; // of S_SENT: frames the NIC had no descriptor for
+export const STREAM_WORDS = 9;
+export const TESTER_F64 = T_STREAM_BASE + MAX_STREAMS * STREAM_WORDS;
+/** After the counters: one latency histogram (Uint32 x HISTOGRAM_BUCKETS) per stream received. */
+export const TESTER_BYTES = TESTER_F64 * 8 + MAX_STREAMS * HISTOGRAM_BUCKETS * 4;
+export function histogramOffset(tester: number, stream: number): number {
+  return tester * TESTER_BYTES + TESTER_F64 * 8 + stream * HISTOGRAM_BUCKETS * 4;
+}
 
 export const FOREIGN_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0xfe);
 const WINDOW_BITS = 16; // reordering/duplicate window: 65536 sequence numbers per stream
@@ -43,19 +51,29 @@ export class Tester implements WireEnd {
   private readonly f: Float64Array;
   private readonly hist: Uint32Array;
   private readonly seen = new Uint32Array((MAX_STREAMS * WINDOW) >>> 5);
-  private readonly tplToPort: Uint32Array;
-  private readonly tplForeign: Uint32Array;
-  private readonly tplBytesToPort: Uint8Array;
-  private readonly tplBytesForeign: Uint8Array;
+  private tplToPort!: Uint32Array;
+  private tplForeign!: Uint32Array;
+  private tplBytesToPort!: Uint8Array;
+  private tplBytesForeign!: Uint8Array;
+  private epoch = -1;
+  private stream = 0;
   private seq = 0;
   private credit = 0;
   private last = 0;
 
   constructor(readonly index: number, private readonly port: PortModel, private readonly phys: PhysView, stats: SharedArrayBuffer) {
     this.f = new Float64Array(stats, index * TESTER_BYTES, TESTER_F64);
-    this.hist = new Uint32Array(stats, index * TESTER_BYTES + TESTER_F64 * 8, HISTOGRAM_BUCKETS);
-    this.tplBytesToPort = buildTestFrame({ src: testerMac(index), dst: port.mac, stream: index });
-    this.tplBytesForeign = buildTestFrame({ src: testerMac(index), dst: FOREIGN_MAC, stream: index });
+    this.hist = new Uint32Array(stats, histogramOffset(index, 0), MAX_STREAMS * HISTOGRAM_BUCKETS);
+    this.startEpoch(0);
+  }
+
+  /** A new phase: a new stream id, sequence numbers from 0, a fresh latency histogram (set-up, not hot). */
+  private startEpoch(epoch: number): void {
+    this.epoch = epoch;
+    this.stream = (this.index + 2 * epoch) % MAX_STREAMS;
+    this.seq = 0;
+    this.tplBytesToPort = buildTestFrame({ src: testerMac(this.index), dst: this.port.mac, stream: this.stream });
+    this.tplBytesForeign = buildTestFrame({ src: testerMac(this.index), dst: FOREIGN_MAC, stream: this.stream });
     this.tplToPort = new Uint32Array(this.tplBytesToPort.buffer);
     this.tplForeign = new Uint32Array(this.tplBytesForeign.buffer);
   }
@@ -72,6 +90,7 @@ export class Tester implements WireEnd {
   /** Puts the frames due by `now` (ms) on the wire; returns how many. */
   generate(now: number): number {
     const f = this.f;
+    if (f[T_EPOCH] !== this.epoch) this.startEpoch(f[T_EPOCH]);
     const rate = f[T_RATE_MPPS];
     const mbps = this.port.linkMbps();
     if (rate <= 0 || mbps === 0) { this.last = now; this.credit = 0; return 0; }
@@ -95,6 +114,7 @@ export class Tester implements WireEnd {
     if (!port.accepts(tplBytes, 0)) { // filtered out by the NIC's address filter: on the wire, never received
       this.seq = (this.seq + n) >>> 0;
       f[T_GENERATED] += n;
+      f[T_STREAM_BASE + this.stream * STREAM_WORDS + S_SENT] += n;
       return n;
     }
     for (let i = 0; i < n; i++) {
@@ -115,10 +135,12 @@ export class Tester implements WireEnd {
     }
     f[T_GENERATED] += n;
     f[T_GEN_MISSED] += missed;
+    f[T_STREAM_BASE + this.stream * STREAM_WORDS + S_SENT] += n;
+    f[T_STREAM_BASE + this.stream * STREAM_WORDS + S_MISSED] += missed;
     return n;
   }
 
-  /** Sink: checks a frame the port transmitted. */
+  /** Sink: checks a frame the port transmitted; latency is kept per stream. */
   deliver(mem: Uint8Array, off: number, len: number, now: number): boolean {
     const f = this.f;
     f[T_RX_FRAMES]++;
@@ -131,10 +153,11 @@ export class Tester implements WireEnd {
     const ts = readU32LE(mem, off + OFF_TS);
     if (ts !== 0) {
       const ns = (((now * 1e6) >>> 0) - ts) >>> 0;
-      record(this.hist, ns);
-      f[T_LAT_COUNT]++;
-      f[T_LAT_SUM_NS] += ns;
-      if (ns > f[T_LAT_MAX_NS]) f[T_LAT_MAX_NS] = ns;
+      this.hist[stream * HISTOGRAM_BUCKETS + bucketOf(ns)]++;
+      const s = T_STREAM_BASE + stream * STREAM_WORDS;
+      f[s + S_LAT_COUNT]++;
+      f[s + S_LAT_SUM_NS] += ns;
+      if (ns > f[s + S_LAT_MAX_NS]) f[s + S_LAT_MAX_NS] = ns;
     }
     return true;
   }
@@ -145,7 +168,7 @@ export class Tester implements WireEnd {
    */
   private checkSequence(stream: number, seq: number): void {
     const f = this.f;
-    const s = T_STREAM_BASE + stream * 4;
+    const s = T_STREAM_BASE + stream * STREAM_WORDS;
     const next = f[s + S_NEXT];
     const bits = this.seen;
     const base = stream * WINDOW;

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { runDemo } from '../apps/demo.js';
+import { devicesReport, printDevices } from '../apps/devices.js';
+import { PKTGEN_STREAM } from '../apps/pktgen.js';
+import { type RunResult, runDataplane } from '../apps/run.js';
+import { fmt } from '../apps/stats-format.js';
+import { parseDeviceSpec, SimNic } from '../driver/index.js';
+import { IxyError } from '../util/errors.js';
+
+type Kind = 'int' | 'number' | 'string' | 'boolean';
+interface Opt { kind: Kind; help: string; default?: string | boolean; min?: number; max?: number }
+interface Command { usage: string; summary: string; positionals: number; options: Record<string, Opt> }
+
+const RING: Opt = { kind: 'int', help: 'descriptors per ring (power of two, 64..4096)', default: '512', min: 64, max: 4096 };
+const POOL: Opt = { kind: 'int', help: 'packet buffers in the mempool', default: '4096', min: 64, max: 1 << 22 };
+const BATCH: Opt = { kind: 'int', help: 'packets per rxBatch/txBatch call (1..ring size)', default: '32', min: 1, max: 4096 };
+const SECONDS: Opt = { kind: 'number', help: 'stop after this many seconds (default: run until Ctrl-C)', min: 0 };
+const CPU: Opt = { kind: 'int', help: 'pin the dataplane thread to this CPU (-1: no pinning)', default: '-1', min: -1, max: 1023 };
+const FORCE: Opt = { kind: 'boolean', help: 'take a PCI device even if the kernel uses it for an interface that is up' };
+const JSON_OPT: Opt = { kind: 'boolean', help: 'print the result as one JSON object on the last line' };
+
+const COMMANDS: Record<string, Command> = {
+  demo: {
+    usage: 'ixy demo [options]', positionals: 0,
+    summary: 'tester → sim:0 → fwd → sim:1 → tester on the simulated 82599, live stats, then a verdict',
+    options: {
+      seconds: { ...SECONDS, help: 'how long to measure', default: '10' },
+      warmup: { kind: 'number', help: 'seconds of traffic before measuring (JIT warm-up, not counted)', default: '1', min: 0, max: 60 },
+      rate: { kind: 'number', help: 'offered load in Mpps (capped at 10 GbE line rate, 14.88)', default: '2', min: 0.000001, max: 14.88 },
+      batch: BATCH, 'ring-size': RING, 'pool-size': POOL,
+      'no-pin': { kind: 'boolean', help: 'do not pin the NIC model to CPU 0 and the forwarder to CPU 1' },
+      json: JSON_OPT,
+    },
+  },
+  fwd: {
+    usage: 'ixy fwd <devA> <devB> [options]', positionals: 2,
+    summary: 'forward packets between two devices in both directions, touching one byte of each',
+    options: {
+      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU,
+      'sim-rate': { kind: 'number', help: 'for sim devices: Mpps each simulated tester sends into its port', default: '1', min: 0, max: 14.88 },
+      json: JSON_OPT,
+    },
+  },
+  pktgen: {
+    usage: 'ixy pktgen <dev> [options]', positionals: 1,
+    summary: 'send 60-byte UDP test frames with sequence numbers and a correct IPv4 checksum',
+    options: {
+      rate: { kind: 'number', help: 'Mpps to send, 0 = as fast as possible', default: '0', min: 0, max: 1000 },
+      dst: { kind: 'string', help: 'destination MAC', default: 'ff:ff:ff:ff:ff:ff' },
+      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU, json: JSON_OPT,
+    },
+  },
+  devices: {
+    usage: 'ixy devices [options]', positionals: 0,
+    summary: 'list PCI network devices, their kernel driver, and whether ixy.ts may take them',
+    options: { json: JSON_OPT, sysfs: { kind: 'string', help: 'sysfs root (for testing)', default: '/sys' } },
+  },
+};
+
+class UsageError extends IxyError {}
+
+function mainHelp(): string {
+  const lines = ['ixy.ts — a user-space network dataplane for Node.js', '', 'usage: ixy <command> [options]   (ixy <command> --help for its options)', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'devices are named by specs: sim:N, ixgbe:0000:03:00.0 (see `ixy devices`)');
+  return lines.join('\n');
+}
+
+function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  const lines = [`usage: ${c.usage}`, '', c.summary, '', 'options:'];
+  for (const [k, o] of Object.entries(c.options)) {
+    const arg = o.kind === 'boolean' ? '' : ` <${o.kind === 'string' ? 'value' : 'n'}>`;
+    const def = o.default !== undefined ? ` (default ${o.default})` : '';
+    lines.push(`  --${(k + arg).padEnd(18)} ${o.help}${def}`);
+  }
+  lines.push(`  --${'help'.padEnd(18)} show this help`);
+  return lines.join('\n');
+}
+
+function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<string, string | number | boolean | undefined> } {
+  const c = COMMANDS[name];
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const [k, o] of Object.entries(c.options)) options[k] = { type: o.kind === 'boolean' ? 'boolean' : 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const m = /Unknown option '([^']+)'/.exec((e as Error).message);
+    throw new UsageError(m ? `unknown option '${m[1]}' for '${name}' (see ixy ${name} --help)` : `${(e as Error).message.split('\n')[0]} (see ixy ${name} --help)`);
+  }
+  if (parsed.values.help) { console.log(commandHelp(name)); process.exit(0); }
+  if (parsed.positionals.length !== c.positionals) {
+    throw new UsageError(`'${name}' takes ${c.positionals} argument(s), got ${parsed.positionals.length}: usage: ${c.usage}`);
+  }
+  const v: Record<string, string | number | boolean | undefined> = {};
+  for (const [k, o] of Object.entries(c.options)) {
+    const raw = parsed.values[k] ?? o.default;
+    if (raw === undefined) { v[k] = undefined; continue; }
+    if (o.kind === 'boolean' || o.kind === 'string') { v[k] = raw; continue; }
+    const n = Number(raw);
+    const bad = typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || (o.kind === 'int' && !Number.isInteger(n)) ||
+      (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max);
+    if (bad) {
+      const range = `${o.min ?? '-∞'}..${o.max ?? '∞'}`;
+      throw new UsageError(`--${k} must be ${o.kind === 'int' ? 'an integer' : 'a number'} in ${range}, not '${String(raw)}'`);
+    }
+    v[k] = n;
+  }
+  if (typeof v.batch === 'number' && typeof v['ring-size'] === 'number' && v.batch > v['ring-size']) {
+    throw new UsageError(`--batch ${v.batch} is larger than the ring size ${v['ring-size']}: use 1..${v['ring-size']}`);
+  }
+  return { pos: parsed.positionals, v };
+}
+
+function parseMac(s: string): number[] {
+  const m = /^([0-9a-f]{2})(?::([0-9a-f]{2})){5}$/i.test(s) ? s.split(':').map((x) => parseInt(x, 16)) : null;
+  if (!m) throw new UsageError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
+  return m;
+}
+
+function printTotals(r: RunResult, what: string): void {
+  const secs = r.elapsedMs / 1000;
+  console.log(`totals after ${fmt(secs, 1)} s (${r.stoppedBy === 'signal' ? 'stopped by signal' : 'time is up'}): ${what} ${r.work} ` +
+    `(${fmt(r.work / secs / 1e6)} Mpps), dropped ${r.dropped}, buffers leaked ${r.leakedBuffers}`);
+  for (const t of r.totals) console.log(`  [${t.spec}] RX ${t.rxPackets} packets ${t.rxBytes} bytes (${t.rxDropped} missed) | TX ${t.txPackets} packets ${t.txBytes} bytes`);
+}
+
+/** Starts the simulated NIC when any spec names it; its testers send at `rate` Mpps into every port. */
+async function simFor(specs: string[], rate: number): Promise<SimNic | null> {
+  const parsed = specs.map(parseDeviceSpec);
+  if (!parsed.some((s) => s.kind === 'sim')) return null;
+  return SimNic.start({ ports: 2, wire: 'tester' }).then((nic) => { for (let p = 0; p < nic.ports; p++) nic.setGenerator(p, rate); return nic; });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(mainHelp()); return cmd === undefined ? 2 : 0; }
+  if (cmd === '--version') { console.log('ixy.ts 0.1.0'); return 0; }
+  if (!(cmd in COMMANDS)) throw new UsageError(`unknown command '${cmd}': use one of ${Object.keys(COMMANDS).join(', ')} (see ixy --help)`);
+  const { pos, v } = parseCommand(cmd, rest);
+  const common = { batch: v.batch as number, ringSize: v['ring-size'] as number, poolSize: v['pool-size'] as number };
+  switch (cmd) {
+    case 'demo': {
+      const verdict = await runDemo({ seconds: v.seconds as number, warmup: v.warmup as number, rateMpps: v.rate as number, json: v.json === true, pin: v['no-pin'] !== true, ...common });
+      return verdict.ok ? 0 : 1;
+    }
+    case 'devices': {
+      const r = devicesReport(v.sysfs as string);
+      if (v.json) console.log(JSON.stringify(r)); else printDevices(r, console.log);
+      return 0;
+    }
+    case 'fwd': {
+      const nic = await simFor(pos, v['sim-rate'] as number);
+      try {
+        const r = await runDataplane({ app: 'fwd', devices: pos, force: v.force === true, promisc: true, rateMpps: 0, dst: [], cpu: v.cpu as number, ...common }, nic,
+          { seconds: v.seconds as number | undefined, live: v.json !== true });
+        if (v.json) console.log(JSON.stringify(r)); else printTotals(r, 'forwarded');
+        return 0;
+      } finally { await nic?.stop(); }
+    }
+    case 'pktgen': {
+      const dst = parseMac(v.dst as string);
+      const nic = await simFor(pos, 0);
+      try {
+        const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, cpu: v.cpu as number, ...common }, nic,
+          { seconds: v.seconds as number | undefined, live: v.json !== true, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
+        const sink = nic ? nic.tester(Number(parseDeviceSpec(pos[0]).arg)).streams[PKTGEN_STREAM] : null;
+        if (v.json) console.log(JSON.stringify({ ...r, sink }));
+        else {
+          printTotals(r, 'sent');
+          if (sink) console.log(`  simulated sink: received ${sink.unique}, lost ${r.work - sink.unique}, reordered ${sink.reordered}, duplicated ${sink.duplicated}`);
+        }
+        return 0;
+      } finally { await nic?.stop(); }
+    }
+  }
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: Error) => {
+    if (e instanceof IxyError) console.error(`ixy: ${e.message}`);
+    else console.error(`ixy: internal error: ${e.stack ?? e.message}`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);
