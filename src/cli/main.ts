@@ -87,8 +87,14 @@ function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    const m = /Unknown option '([^']+)'/.exec((e as Error).message);
-    throw new UsageError(m ? `unknown option '${m[1]}' for '${name}' (see ixy ${name} --help)` : `${(e as Error).message.split('\n')[0]} (see ixy ${name} --help)`);
+    const msg = (e as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(msg);
+    const missing = /Option '(--[^ ']+)[^']*' argument missing/.exec(msg);
+    if (unknown) throw new UsageError(`unknown option '${unknown[1]}' for '${name}' (see ixy ${name} --help)`);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value; write a value starting with '-' as ${ambiguous[1]}=VALUE`);
+    if (missing) throw new UsageError(`${missing[1]} needs a value (see ixy ${name} --help)`);
+    throw new UsageError(`${msg.split('\n')[0]} (see ixy ${name} --help)`);
   }
   if (parsed.values.help) { console.log(commandHelp(name)); process.exit(0); }
   if (parsed.positionals.length !== c.positionals) {

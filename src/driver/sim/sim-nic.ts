@@ -218,9 +218,12 @@ export class SimNic {
     if (this.worker) {
       const w = this.worker;
       this.worker = null;
+      w.ref(); // keep the process alive until the model has really stopped
       const exited = new Promise<void>((r) => w.once('exit', () => r()));
-      const timeout = new Promise<void>((r) => setTimeout(r, 2000).unref());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => { timer = setTimeout(r, 2000); });
       await Promise.race([exited, timeout]);
+      clearTimeout(timer);
       await w.terminate();
     }
     if (current === this) current = null;
