@@ -112,7 +112,7 @@ describe('bring-up and statistics (tester wiring)', () => {
           n0.setGenerator(0, 2, limit);
         }
       }
-      n0.setGenerator(0, 0);
+      n0.setGenerator(0, 0, N); // stop without lifting the limit: setGenerator(0, 0) would (see the generator test)
       const t = n0.tester(0);
       assert.equal(t.missed, 0, 'the NIC missed frames (no RX descriptor)');
       assert.equal(received, N, `received ${received} of ${N} (generated ${t.generated})`);
@@ -183,7 +183,7 @@ describe('forwarding sim:0 -> sim:1 (tester wiring)', () => {
           n0.setGenerator(0, 5, limit);
         }
       }
-      n0.setGenerator(0, 0);
+      n0.setGenerator(0, 0, N);
       // drain: let the NIC put the last frames on the wire, reclaim what it sent
       const sinkHasAll = await waitUntil(() => { b.txBatch(0, ids, 0); return n0.tester(1).streams[0].unique >= fwd; }, 3000, 2);
       b.txBatch(0, ids, 0);
@@ -247,7 +247,7 @@ describe('promiscuous mode (tester wiring)', () => {
   async function generate(n0: SimNic, total: number): Promise<void> {
     n0.setGenerator(0, 1, total);
     const ok = await waitUntil(() => n0.tester(0).generated >= total, 2000);
-    n0.setGenerator(0, 0);
+    n0.setGenerator(0, 0, total);
     assert.ok(ok, `generator reached only ${n0.tester(0).generated} of ${total}`);
   }
 
@@ -591,5 +591,37 @@ describe('several TX queues (tester wiring)', () => {
     }
     assert.equal(pool.available, pool.count);
     assert.equal(n0.fault(), null);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('tester generator (tester wiring)', () => {
+  const nic = useSimNic({ ports: 2, wire: 'tester' });
+
+  test('stopping a generator that reached its limit sends no further frames', async () => {
+    const n0 = nic();
+    const LIMIT = 1000;
+    const pool = poolFor(['sim:0'], { count: 4096 });
+    const a = openDevice('sim:0', { pool, ringSize: 2048 });
+    try {
+      n0.setGenerator(0, 10, LIMIT);
+      assert.ok(await waitUntil(() => n0.tester(0).generated >= LIMIT, 2000));
+      // Stop and re-arm (same limit, already reached) many times: the tester must stay at LIMIT frames.
+      // setGenerator(port, 0) stores limit 0 ("no limit") before rate 0, so the model can see rate 10 with no limit.
+      const end = performance.now() + 300;
+      while (performance.now() < end && n0.tester(0).generated === LIMIT) {
+        for (let i = 0; i < 200; i++) {
+          n0.setGenerator(0, 0);
+          n0.setGenerator(0, 10, LIMIT);
+        }
+      }
+      n0.setGenerator(0, 0, LIMIT);
+      await sleep(5);
+      assert.equal(n0.tester(0).generated, LIMIT, 'frames generated beyond the limit while the generator was being stopped');
+    } finally {
+      n0.setGenerator(0, 0, 1);
+      a.close();
+    }
   });
 });

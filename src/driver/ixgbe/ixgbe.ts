@@ -62,7 +62,13 @@ export class IxgbeDevice implements Device {
 
   /** Brings the device up; on any failure the device is reset, its memory returned and the platform released. */
   static open(spec: string, platform: IxgbePlatform, opts: IxgbeOptions): IxgbeDevice {
-    checkOptions(opts);
+    try {
+      checkOptions(opts);
+    } catch (e) {
+      platform.bar.close();
+      platform.release(true);
+      throw e;
+    }
     const dev = new IxgbeDevice(spec, platform, opts);
     try {
       dev.resetAndInit(opts.promisc ?? true);
@@ -174,7 +180,9 @@ export class IxgbeDevice implements Device {
     const bar = this.bar;
     const desc = this.rxDesc[q];
     const slots = this.rxSlots[q];
-    if (this.pool.allocBatch(slots, 0, this.ringSize) !== this.ringSize) {
+    const got = this.pool.allocBatch(slots, 0, this.ringSize);
+    if (got !== this.ringSize) {
+      this.pool.freeBatch(slots, 0, got);
       throw new IxyError(`${this.spec}: mempool has too few free buffers to fill RX queue ${q} (${this.ringSize} needed): make it larger`);
     }
     const { physLo, physHi } = this.pool;

@@ -46,11 +46,13 @@ export function runModel(h: SimHandles): void {
   const scratch = new Uint8Array(16384);
   const ports: PortModel[] = [];
   const fault = (port: number, message: string): void => {
-    if (Atomics.add(g, G_FAULT, 1) === 0) {
+    // Only this thread reports faults: write the first message, then raise the flag others poll.
+    if (Atomics.load(g, G_FAULT) === 0) {
       const bytes = new TextEncoder().encode(message).subarray(0, FAULT_MSG_BYTES);
       new Uint8Array(h.ctl, FAULT_MSG_OFFSET, FAULT_MSG_BYTES).set(bytes);
       Atomics.store(g, G_FAULT_LEN, bytes.length);
     }
+    Atomics.add(g, G_FAULT, 1);
     void port;
   };
   for (let p = 0; p < h.ports; p++) ports.push(new PortModel(p, portMac(p), phys, { fault }, scratch));

@@ -40,6 +40,7 @@ export class PortModel {
   private eepromDoneAt = 0;
   private dmaDoneAt = 0;
   private linkAt = Infinity;
+  private anStarted = false; // auto-negotiation was started since reset: the link follows the cable from then on
   private resetting = false;
   private now = 0;
   // statistics (clear on read)
@@ -290,6 +291,7 @@ export class PortModel {
     this.txQueuesOn = 0;
     this.linkUp = false;
     this.linkAt = Infinity;
+    this.anStarted = false;
     this.gprc = this.gptc = this.gorc = this.gotc = this.mpc = this.eicr = 0;
     this.qprc.fill(0);
     this.qptc.fill(0);
@@ -309,6 +311,7 @@ export class PortModel {
 
   private restartLink(): void {
     this.linkUp = false;
+    this.anStarted = true;
     const lms = this.regs[R.AUTOC >>> 2] & R.AUTOC_LMS_MASK;
     this.linkAt = lms === (0x7 << R.AUTOC_LMS_SHIFT) ? Infinity : this.now + LINK_MS;
   }
@@ -348,6 +351,8 @@ export class PortModel {
     } else if (this.dmaDoneAt) next = Math.min(next, this.dmaDoneAt);
     const present = this.wire !== null && this.wire.present();
     if (this.linkUp && !present) { this.linkUp = false; this.eicr |= R.EICR_LSC; }
+    if (!this.linkUp && !present && this.anStarted) this.linkAt = Infinity;
+    if (!this.linkUp && present && this.anStarted && this.linkAt === Infinity) this.linkAt = now + LINK_MS; // partner back
     if (!this.linkUp && now >= this.linkAt && present) { this.linkUp = true; this.linkAt = Infinity; this.eicr |= R.EICR_LSC; }
     if (this.linkAt !== Infinity) next = Math.min(next, this.linkAt);
     return next;

@@ -147,11 +147,16 @@ export class SimNic {
     this.wake();
   }
 
-  /** Starts (rate > 0, Mpps, capped at line rate) or stops (0) the tester on `port`; `limit` frames at most (0 = none). */
+  /**
+   * Starts (rate > 0, Mpps, capped at line rate) or stops (0) the tester on `port`. With `limit` > 0 it stops once it
+   * has generated that many frames in total since the NIC started (0 = no limit).
+   */
   setGenerator(port: number, rateMpps: number, limit = 0): void {
     const f = this.testerF64(port);
+    // The model reads these without a lock: stop before touching the limit, set the limit before starting.
+    if (rateMpps <= 0) f[T_RATE_MPPS] = 0;
     f[T_GEN_LIMIT] = limit;
-    f[T_RATE_MPPS] = rateMpps;
+    if (rateMpps > 0) f[T_RATE_MPPS] = rateMpps;
     this.wake();
   }
 

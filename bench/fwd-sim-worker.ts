@@ -1,0 +1,219 @@
+/**
+ * The forwarding thread of bench/fwd-sim.ts: opens sim:0 and sim:1 of a simulated NIC started by the main thread,
+ * and runs a tight loop of Forwarder.step(). The main thread drives it only through shared memory (it never
+ * yields to its event loop while forwarding):
+ *  - a command word (calibrate / run / stop) with a sequence number, acknowledged when done or started;
+ *  - while running, "mark" requests that snapshot its CPU time and counters at the start and end of the
+ *    measured interval (and once more after the rings drained), and start/stop a v8.GCProfiler around it.
+ * The loop counts steps and empty steps (both rxBatch calls returned 0), so the main thread can subtract the
+ * cost of idle polling. Nothing in the loop allocates: counters live in a Float64Array, not in variables that
+ * could be boxed.
+ *
+ * This module is also imported by the main thread for its constants; it only runs when it is a worker started
+ * with `workerData.kind === 'fwd-sim'`.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Forwarder } from '../src/apps/forward.js';
+import { type Device, dmaAllocatorFor, openDevice, parseDeviceSpec, SimNic, type SimHandles } from '../src/driver/index.js';
+import { Mempool } from '../src/mem/mempool.js';
+import { pinThisThread, threadCpuNs } from '../src/sys/cpu.js';
+
+// ---- control words (Int32Array over `ctl`) ----
+export const W_CMD = 0; // main → worker: CMD_*
+export const W_CMD_ARG = 1; // main → worker: argument of the command (calibration: result slot)
+export const W_CMD_SEQ = 2; // main → worker: bumped with each command
+export const W_CMD_ACK = 3; // worker → main: sequence number of the last command done (calibrate) or begun (run)
+export const W_REQ = 4; // main → worker: bumped for each mark request (only while running)
+export const W_REQ_KIND = 5; // main → worker: MARK_START | MARK_END
+export const W_REQ_ACK = 6; // worker → main: the mark request handled
+export const CTL_WORDS = 8;
+export const CMD_WAIT = 0;
+export const CMD_CALIBRATE = 1;
+export const CMD_RUN = 2;
+export const CMD_STOP = 3;
+export const MARK_START = 1;
+export const MARK_END = 2;
+export const MARK_DRAINED = 3; // a plain snapshot after the generator stopped and the rings drained
+
+// ---- results (Float64Array over `stats`) ----
+/** A snapshot of the loop: at mark start (base S_START) and mark end (base S_END). */
+export const X_CPU_NS = 0; // threadCpuNs()
+export const X_WALL_MS = 1; // performance.now()
+export const X_FORWARDED = 2; // Forwarder.forwarded
+export const X_DROPPED = 3; // Forwarder.dropped (TX ring full)
+export const X_STEPS = 4; // Forwarder.step() calls
+export const X_EMPTY = 5; // of those, steps that received nothing on either port
+export const X_HEAP_USED = 6; // v8 used_heap_size (bytes)
+export const SNAP_WORDS = 8;
+export const S_START = 0;
+export const S_END = S_START + SNAP_WORDS;
+export const S_DRAINED = S_END + SNAP_WORDS;
+/** Calibration results: slot k at CAL_BASE + k * CAL_WORDS. */
+export const CAL_BASE = S_DRAINED + SNAP_WORDS;
+export const C_NS_PER_STEP = 0; // CPU ns per empty step (both ports polled, nothing received)
+export const C_STEPS = 1; // steps timed
+export const C_NONEMPTY = 2; // steps that did receive something (should be 0: the devices must be idle)
+export const CAL_WORDS = 4;
+// Calibration slots: before any traffic / after the measured run with the rings drained (same JIT state as measured);
+// with the NIC model thread parked (generator off) / spinning (generator on but with nothing left to send), as it
+// spins during the measurement. The other CPU's activity changes what an empty poll costs (SMT siblings, caches).
+export const CAL_PRE_PARKED = 0;
+export const CAL_PRE_SPIN = 1;
+export const CAL_POST_PARKED = 2;
+export const CAL_POST_SPIN = 3;
+export const CAL_SLOTS = 4;
+export const G_COUNT = CAL_BASE + CAL_SLOTS * CAL_WORDS; // collections in this thread between mark start and end
+export const G_PAUSE_MS = G_COUNT + 1; // their total duration
+export const G_FORCED = G_COUNT + 2; // 1 if forced full GCs bracket the interval (trace-gc attribution)
+export const STATS_F64 = G_COUNT + 4;
+
+export interface FwdWorkerConfig {
+  kind: 'fwd-sim';
+  sim: SimHandles;
+  batch: number;
+  ringSize: number;
+  poolSize: number;
+  /** Pin this thread to this CPU (-1: don't). */
+  cpu: number;
+  /** Empty steps to time per calibration. */
+  calibrateSteps: number;
+  ctl: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+}
+
+export type FwdWorkerMessage =
+  | { type: 'ready'; pinned: boolean; gcForcible: boolean }
+  | { type: 'gc'; statistics: Array<{ gcType: string; cost: number }> }
+  | { type: 'done'; leaked: number; fault: string | null }
+  | { type: 'error'; message: string; stack?: string };
+
+/** Steps between two looks at the control words. */
+const BLOCK = 16;
+
+function main(cfg: FwdWorkerConfig): void {
+  const post = (m: FwdWorkerMessage): void => parentPort!.postMessage(m);
+  const pinned = cfg.cpu >= 0 ? pinThisThread(cfg.cpu) : false;
+  const nic = SimNic.attach(cfg.sim);
+  SimNic.setCurrent(nic);
+  const specs = ['sim:0', 'sim:1'].map(parseDeviceSpec);
+  const pool = new Mempool(dmaAllocatorFor(specs), { count: cfg.poolSize });
+  const devices: Device[] = [];
+  for (const s of specs) devices.push(openDevice(s, { pool, ringSize: cfg.ringSize }));
+  for (const d of devices) d.setPromisc(true);
+  const fwd = new Forwarder(devices[0], devices[1], cfg.batch);
+
+  // A full GC on demand, to bracket the measured interval in --trace-gc output ("testing" lines of this isolate).
+  let forceGc: (() => void) | null = null;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const g: unknown = vm.runInNewContext('gc');
+    if (typeof g === 'function') forceGc = g as () => void;
+  } catch { /* not available: attribution then relies on the GCProfiler count */ }
+
+  const ctl = new Int32Array(cfg.ctl);
+  const f = new Float64Array(cfg.stats);
+  const cnt = new Float64Array(2); // [steps, empty]
+  const CNT_STEPS = 0;
+  const CNT_EMPTY = 1;
+
+  // The hot loop: BLOCK steps, counting the empty ones. Locals stay unboxed in optimised code.
+  const block = (): void => {
+    let empty = 0;
+    for (let i = 0; i < BLOCK; i++) if (fwd.step() === 0) empty++;
+    cnt[CNT_STEPS] += BLOCK;
+    cnt[CNT_EMPTY] += empty;
+  };
+
+  const snapshot = (base: number): void => {
+    f[base + X_CPU_NS] = threadCpuNs();
+    f[base + X_WALL_MS] = performance.now();
+    f[base + X_FORWARDED] = fwd.forwarded;
+    f[base + X_DROPPED] = fwd.dropped;
+    f[base + X_STEPS] = cnt[CNT_STEPS];
+    f[base + X_EMPTY] = cnt[CNT_EMPTY];
+  };
+
+  const calibrate = (slot: number): void => {
+    const b = CAL_BASE + slot * CAL_WORDS;
+    const warm = Math.min(cfg.calibrateSteps, 500_000);
+    for (let i = 0; i < warm; i += BLOCK) block();
+    const steps0 = cnt[CNT_STEPS];
+    const empty0 = cnt[CNT_EMPTY];
+    const t0 = threadCpuNs();
+    const blocks = Math.ceil(cfg.calibrateSteps / BLOCK);
+    for (let i = 0; i < blocks; i++) block();
+    const t1 = threadCpuNs();
+    const steps = cnt[CNT_STEPS] - steps0;
+    f[b + C_NS_PER_STEP] = (t1 - t0) / steps;
+    f[b + C_STEPS] = steps;
+    f[b + C_NONEMPTY] = steps - (cnt[CNT_EMPTY] - empty0);
+  };
+
+  let profiler: v8.GCProfiler | null = null;
+  const mark = (kind: number): void => {
+    if (kind === MARK_START) {
+      if (forceGc) forceGc();
+      f[G_FORCED] = forceGc ? 1 : 0;
+      profiler = new v8.GCProfiler();
+      profiler.start();
+      f[S_START + X_HEAP_USED] = v8.getHeapStatistics().used_heap_size;
+      snapshot(S_START);
+    } else if (kind === MARK_DRAINED) {
+      snapshot(S_DRAINED);
+    } else {
+      snapshot(S_END);
+      f[S_END + X_HEAP_USED] = v8.getHeapStatistics().used_heap_size;
+      const r = profiler ? profiler.stop() : undefined;
+      profiler = null;
+      const stats = r?.statistics ?? [];
+      f[G_COUNT] = stats.length;
+      f[G_PAUSE_MS] = stats.reduce((s: number, x: { cost: number }) => s + x.cost, 0) / 1000; // cost is in µs
+      post({ type: 'gc', statistics: stats.map((x: { gcType: string; cost: number }) => ({ gcType: x.gcType, cost: x.cost })) });
+      if (forceGc) forceGc();
+    }
+  };
+
+  post({ type: 'ready', pinned, gcForcible: forceGc !== null });
+
+  let seq = 0;
+  let lastReq = Atomics.load(ctl, W_REQ);
+  for (;;) {
+    Atomics.wait(ctl, W_CMD_SEQ, seq); // returns at once if a command is already pending
+    seq = Atomics.load(ctl, W_CMD_SEQ);
+    const cmd = Atomics.load(ctl, W_CMD);
+    if (cmd === CMD_STOP) break;
+    if (cmd === CMD_CALIBRATE) {
+      calibrate(Atomics.load(ctl, W_CMD_ARG));
+      Atomics.store(ctl, W_CMD_ACK, seq);
+      Atomics.notify(ctl, W_CMD_ACK);
+      continue;
+    }
+    if (cmd === CMD_RUN) {
+      Atomics.store(ctl, W_CMD_ACK, seq);
+      Atomics.notify(ctl, W_CMD_ACK);
+      while (Atomics.load(ctl, W_CMD_SEQ) === seq) {
+        block();
+        const req = Atomics.load(ctl, W_REQ);
+        if (req !== lastReq) {
+          mark(Atomics.load(ctl, W_REQ_KIND));
+          lastReq = req;
+          Atomics.store(ctl, W_REQ_ACK, req);
+          Atomics.notify(ctl, W_REQ_ACK);
+        }
+      }
+    }
+  }
+  for (const d of devices) d.close();
+  post({ type: 'done', leaked: pool.count - pool.available, fault: nic.fault() });
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === 'fwd-sim') {
+  try {
+    main(workerData as FwdWorkerConfig);
+  } catch (e) {
+    const err = e as Error;
+    parentPort!.postMessage({ type: 'error', message: err.message, stack: err.stack } satisfies FwdWorkerMessage);
+  }
+}
