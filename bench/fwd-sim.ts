@@ -594,6 +594,17 @@ async function sweep(o: Options): Promise<void> {
       `bound ${r.bound}; other load ${fx(r.conditions.otherCpuPct, 0)} % of a CPU`);
   }
   printTable(results, print);
+  // Check of the idle-poll subtraction: with (almost) no traffic, thread CPU time should be all empty polls.
+  const idle = await runMeasured(32, { ...o, rate: 0.0001, seconds: Math.min(o.seconds, 3) }, print);
+  const idleCheck = {
+    what: 'batch 32 at 100 packets/s: CPU time not explained by empty steps × calibrated empty-step cost',
+    steps: idle.steps, emptyPolls: idle.emptyPolls, emptyPollNs: idle.emptyPollNs, emptyPollCal: idle.emptyPollCal,
+    cpuNsPerStep: idle.steps > 0 ? (idle.nsPerPacket * idle.packetsForwarded) / idle.steps : NaN,
+    residualFraction: 1 - idle.idleFraction,
+    otherCpuPct: idle.conditions.otherCpuPct,
+  };
+  print(`idle check: ${fx(idleCheck.cpuNsPerStep, 2)} ns per step while idle in a run vs ${fx(idle.emptyPollNs, 2)} ns calibrated ` +
+    `(${fx(idleCheck.residualFraction * 100, 1)} % of the CPU time unexplained)`);
   const b32 = results.find((r) => r.batch === 32);
   const doc = {
     benchmark: 'fwd-sim',
@@ -604,6 +615,7 @@ async function sweep(o: Options): Promise<void> {
       cyclesPerPacketB32: { target: TARGETS.cyclesPerPacketB32, busy: b32?.cyclesPerPacketBusy, total: b32?.cyclesPerPacket, metBusy: (b32?.cyclesPerPacketBusy ?? Infinity) <= TARGETS.cyclesPerPacketB32, metTotal: (b32?.cyclesPerPacket ?? Infinity) <= TARGETS.cyclesPerPacketB32 },
     },
     published: PUBLISHED,
+    idleCheck,
     results,
   };
   writeResult(RESULTS + 'fwd-sim.json', doc);

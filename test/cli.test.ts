@@ -129,7 +129,7 @@ test('pktgen on a simulated port: the sink sees every frame in order', () => {
   const r = ixy(['pktgen', 'sim:0', '--seconds', '2', '--rate', '0.2', '--json'], 60000);
   assert.equal(r.code, 0, r.err);
   const v = lastJson(r.out) as { work: number; sink: { unique: number; reordered: number; duplicated: number }; leakedBuffers: number };
-  assert.ok(v.work > 100000, `sent ${v.work}`);
+  assert.ok(v.work > 1000, `sent ${v.work}`); // frames crossed; a rate would be a timed assertion
   assert.equal(v.sink.unique, v.work, 'every frame sent arrived');
   assert.equal(v.sink.reordered, 0);
   assert.equal(v.sink.duplicated, 0);

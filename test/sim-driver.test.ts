@@ -608,7 +608,9 @@ describe('tester generator (tester wiring)', () => {
       n0.setGenerator(0, 10, LIMIT);
       assert.ok(await waitUntil(() => n0.tester(0).generated >= LIMIT, 2000));
       // Stop and re-arm (same limit, already reached) many times: the tester must stay at LIMIT frames.
-      // setGenerator(port, 0) stores limit 0 ("no limit") before rate 0, so the model can see rate 10 with no limit.
+      // The model reads the rate, then the limit, without a lock. If setGenerator(port, 0) stores limit 0 ("no
+      // limit") at all, the model can pair the rate it read just before (10) with that 0 and send a burst; so
+      // stopping must leave the limit alone.
       const end = performance.now() + 300;
       while (performance.now() < end && n0.tester(0).generated === LIMIT) {
         for (let i = 0; i < 200; i++) {

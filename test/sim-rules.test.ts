@@ -41,9 +41,9 @@ function breakRule(access: () => void): void {
 
 /** Waits for the model to report a fault (the DMA engines run after the register writes), then checks it. */
 async function expectFault(nic: SimNic, bar: SimBar, rule: RegExp): Promise<void> {
-  // The model raises the fault flag before it writes the message, so for a moment fault() returns a placeholder
-  // (shown by 'the fault message is published together with the fault flag' below). Wait for the real message, so
-  // these tests check the rule rather than that race.
+  // Wait for the real message rather than the placeholder fault() returns if the flag is up before the message is
+  // written (a race once in model-loop.ts, guarded by 'the fault message is published together with the fault
+  // flag' below), so these tests check the rule, not that race.
   await waitUntil(() => { const m = nic.fault(); return m !== null && m !== FAULT_PLACEHOLDER; }, 1000);
   const msg = nic.fault();
   assert.ok(msg !== null, 'the model reported no fault');

@@ -7,7 +7,7 @@ import { ctlBytes, G_FAULT, G_PORTS, G_READY, G_STOP, G_WAKE, P_CABLE, portWord 
 import { SimDmaAllocator } from './phys-memory.js';
 import { readFaultMessage, SimBar } from './sim-bar.js';
 import {
-  histogramOffset, S_DUPLICATED, S_LAT_COUNT, S_LAT_MAX_NS, S_LAT_SUM_NS, S_MISSED, S_NEXT, S_REORDERED, S_SENT, S_UNIQUE, STREAM_WORDS, T_DST_FOREIGN, T_EPOCH, T_FOREIGN, T_GEN_LIMIT, T_GEN_MISSED, T_GENERATED,
+  histogramOffset, S_DUPLICATED, S_LAT_COUNT, S_LAT_MAX_NS, S_LAT_SUM_NS, S_MISSED, S_NEXT, S_REORDERED, S_SENT, S_UNIQUE, STREAM_WORDS, T_CTL_VERSION, T_DST_FOREIGN, T_EPOCH, T_FOREIGN, T_GEN_LIMIT, T_GEN_MISSED, T_GENERATED,
   T_RATE_MPPS, T_RX_BYTES, T_RX_FRAMES, T_STREAM_BASE, TESTER_BYTES, TESTER_F64,
 } from './tester.js';
 
@@ -153,10 +153,12 @@ export class SimNic {
    */
   setGenerator(port: number, rateMpps: number, limit = 0): void {
     const f = this.testerF64(port);
-    // The model reads these without a lock: stop before touching the limit, set the limit before starting.
-    if (rateMpps <= 0) f[T_RATE_MPPS] = 0;
+    // a seqlock: the model adopts rate and limit only as a pair written between two even versions
+    const version = new Int32Array(this.handles.stats, port * TESTER_BYTES + T_CTL_VERSION * 8, 1);
+    Atomics.add(version, 0, 1);
     f[T_GEN_LIMIT] = limit;
-    if (rateMpps > 0) f[T_RATE_MPPS] = rateMpps;
+    f[T_RATE_MPPS] = Math.max(0, rateMpps);
+    Atomics.add(version, 0, 1);
     this.wake();
   }
 

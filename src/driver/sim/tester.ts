@@ -14,6 +14,7 @@ export const T_FOREIGN = 4; // received frames that are not test frames
 export const T_RATE_MPPS = 8; // control: generator rate (0 = off; capped at line rate)
 export const T_GEN_LIMIT = 9; // control: stop after this many frames (0 = no limit)
 export const T_DST_FOREIGN = 10; // control: 1 = address frames to a MAC that is not the port's
+export const T_CTL_VERSION = 12; // seqlock over rate and limit: odd while the main thread updates them (viewed as Int32)
 export const T_EPOCH = 11; // control: measurement phase; each phase sends as its own stream (index + 2 * epoch)
 export const T_STREAM_BASE = 16;
 export const S_UNIQUE = 0;
@@ -56,6 +57,10 @@ export class Tester implements WireEnd {
   private tplBytesToPort!: Uint8Array;
   private tplBytesForeign!: Uint8Array;
   private epoch = -1;
+  private readonly ctlVersion: Int32Array;
+  private seenVersion = -1;
+  private rate = 0;
+  private limit = 0;
   private stream = 0;
   private seq = 0;
   private credit = 0;
@@ -63,6 +68,7 @@ export class Tester implements WireEnd {
 
   constructor(readonly index: number, private readonly port: PortModel, private readonly phys: PhysView, stats: SharedArrayBuffer) {
     this.f = new Float64Array(stats, index * TESTER_BYTES, TESTER_F64);
+    this.ctlVersion = new Int32Array(stats, index * TESTER_BYTES + T_CTL_VERSION * 8, 1);
     this.hist = new Uint32Array(stats, histogramOffset(index, 0), MAX_STREAMS * HISTOGRAM_BUCKETS);
     this.startEpoch(0);
   }
@@ -84,14 +90,27 @@ export class Tester implements WireEnd {
 
   /** True while the generator has work configured (the model thread then never parks). */
   active(): boolean {
-    return this.f[T_RATE_MPPS] > 0;
+    return this.rate > 0 || this.f[T_RATE_MPPS] > 0;
+  }
+
+  /** Adopts the generator settings only as a consistent pair (the main thread writes them under a seqlock). */
+  private readControl(): void {
+    const v = Atomics.load(this.ctlVersion, 0);
+    if (v === this.seenVersion || (v & 1) !== 0) return;
+    const rate = this.f[T_RATE_MPPS];
+    const limit = this.f[T_GEN_LIMIT];
+    if (Atomics.load(this.ctlVersion, 0) !== v) return;
+    this.rate = rate;
+    this.limit = limit;
+    this.seenVersion = v;
   }
 
   /** Puts the frames due by `now` (ms) on the wire; returns how many. */
   generate(now: number): number {
     const f = this.f;
     if (f[T_EPOCH] !== this.epoch) this.startEpoch(f[T_EPOCH]);
-    const rate = f[T_RATE_MPPS];
+    this.readControl();
+    const rate = this.rate;
     const mbps = this.port.linkMbps();
     if (rate <= 0 || mbps === 0) { this.last = now; this.credit = 0; return 0; }
     const lineRate = mbps / 672; // Mpps of 64-byte frames: 84 bytes on the wire with preamble and gap
@@ -99,7 +118,7 @@ export class Tester implements WireEnd {
     this.last = now;
     if (this.credit > BURST) this.credit = BURST;
     let n = this.credit | 0;
-    const limit = f[T_GEN_LIMIT];
+    const limit = this.limit;
     if (limit > 0 && f[T_GENERATED] + n > limit) n = limit - f[T_GENERATED];
     if (n <= 0) return 0;
     this.credit -= n;
