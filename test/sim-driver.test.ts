@@ -146,8 +146,8 @@ describe('forwarding sim:0 -> sim:1 (tester wiring)', () => {
 
   test('3,000,000 frames forwarded: none lost, reordered or duplicated; buffer accounting holds; no leak', async () => {
     const N = 3_000_000;
-    const RING = 1024;
-    const WINDOW = 768; // < RING - 1 - TX clean batch: neither the RX nor the TX ring can fill
+    const RING = 4096;
+    const WINDOW = 3072; // < RING - 1 - TX clean batch: neither the RX nor the TX ring can fill
     const n0 = nic();
     const pool = poolFor(['sim:0', 'sim:1'], { count: 4 * RING });
     const a = openDevice('sim:0', { pool, ringSize: RING });
@@ -178,7 +178,7 @@ describe('forwarding sim:0 -> sim:1 (tester wiring)', () => {
         fwd += s;
         if (s < n) { pool.freeBatch(ids, s, n - s); txRefused += n - s; }
         if ((iter & 1023) === 1) check(0);
-        if (limit < N && fwd + txRefused + WINDOW - limit >= 128) {
+        if (limit < N && fwd + txRefused + WINDOW - limit >= 512) {
           limit = Math.min(N, fwd + txRefused + WINDOW);
           n0.setGenerator(0, 5, limit);
         }
