@@ -360,7 +360,7 @@ describe('looped cable sim:0 <-> sim:1', () => {
    * Sends frames (bytes as given) on `from` and receives on `to` until `expect` frames arrived (then listens 20 ms
    * more for extras); returns the sent and received frames' hashes in order.
    */
-  function transfer(from: Device, to: Device, frames: Uint8Array[], expect = frames.length): { sent: string[]; got: string[]; lens: number[] } {
+  function transfer(from: Device, to: Device, frames: Uint8Array[], expect = frames.length, timeoutMs = 10_000): { sent: string[]; got: string[]; lens: number[] } {
     const pool = from.pool;
     const ids = new Uint32Array(32);
     const rx = new Uint32Array(64);
@@ -368,7 +368,7 @@ describe('looped cable sim:0 <-> sim:1', () => {
     const got: string[] = [];
     const lens: number[] = [];
     let next = 0;
-    let deadline = performance.now() + 10_000;
+    let deadline = performance.now() + timeoutMs;
     let extra = false;
     while (performance.now() < deadline) {
       if (next >= frames.length && got.length >= expect && !extra) { extra = true; deadline = performance.now() + 20; }
@@ -457,10 +457,30 @@ describe('looped cable sim:0 <-> sim:1', () => {
     assert.equal(n0.fault(), null);
   });
 
+  test('a pool with default options (as the dataplane worker makes) receives full-size 1514-byte frames', () => {
+    const n0 = nic();
+    const pool = poolFor(['sim:0', 'sim:1'], { count: 2048 }); // entrySize 2048, headroom 128 by default
+    const a = openDevice('sim:0', { pool });
+    const b = openDevice('sim:1', { pool });
+    try {
+      const frames = randomFrames(prng(99), 3, b.macAddress(), a.macAddress(), [1514, 1500, 1025]);
+      const r = transfer(a, b, frames, frames.length, 500);
+      const st = statsOf(b);
+      assert.equal(st.rxDropped, 0, `dropped ${st.rxDropped} of 3 standard-size frames (data room ${pool.dataRoom}, ` +
+        `so SRRCTL.BSIZEPACKET is ${Math.floor(pool.dataRoom / 1024)} KB)`);
+      assert.deepEqual(r.got, r.sent);
+    } finally {
+      a.close();
+      b.close();
+    }
+    assert.equal(pool.available, pool.count);
+    assert.equal(n0.fault(), null);
+  });
+
   test('a frame larger than the RX buffer (BSIZEPACKET 1 KB) arrives split over 2 descriptors and is dropped, counted in rxDropped', () => {
     const n0 = nic();
-    // 2048-byte entries with 128 bytes headroom: 1920 bytes of data room -> BSIZEPACKET 1 KB
-    const pool = poolFor(['sim:0', 'sim:1'], { count: 2048, entrySize: 2048, headroom: 128 });
+    // 2048-byte entries with 640 bytes headroom: 1408 bytes of data room (< 1522) -> BSIZEPACKET 1 KB
+    const pool = poolFor(['sim:0', 'sim:1'], { count: 2048, entrySize: 2048, headroom: 640 });
     const a = openDevice('sim:0', { pool });
     const b = openDevice('sim:1', { pool });
     try {

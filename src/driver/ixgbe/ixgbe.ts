@@ -125,7 +125,10 @@ export class IxgbeDevice implements Device {
     bar.write32(R.HLREG0, bar.read32(R.HLREG0) | R.HLREG0_RXCRCSTRP);
     bar.write32(R.RDRXCTL, bar.read32(R.RDRXCTL) | R.RDRXCTL_CRCSTRIP);
     bar.write32(R.FCTRL, bar.read32(R.FCTRL) | R.FCTRL_BAM);
-    const bsizeKb = Math.floor(this.pool.dataRoom / 1024);
+    // SRRCTL counts in 1 KB. Without jumbo frames the MAC writes at most 1522 bytes (1518 + VLAN tag), so when the
+    // data room holds that, 2 KB is safe even if the room is not a whole 2 KB (as ixy does with its 64-byte header).
+    const MAX_FRAME = 1522;
+    const bsizeKb = this.pool.dataRoom >= MAX_FRAME ? Math.ceil(MAX_FRAME / 1024) : Math.floor(this.pool.dataRoom / 1024);
     for (let q = 0; q < this.rxQueues; q++) {
       // advanced one-buffer descriptors; drop instead of stalling all queues when this one has no descriptor
       bar.write32(R.SRRCTL(q), (bar.read32(R.SRRCTL(q)) & ~(R.SRRCTL_DESCTYPE_MASK | R.SRRCTL_BSIZEPKT_MASK)) |

@@ -389,7 +389,8 @@ export class PortModel {
     if (!this.rxOn[q] || this.rxHead[q] === this.rxTail[q]) { this.mpc++; return -1; }
     const w = this.rxRing[q] + (this.rxHead[q] << 2);
     const u32 = this.phys.u32;
-    const off = this.phys.offsetOf(u32[w], u32[w + 1], this.rxBufBytes[q]);
+    // the NIC writes at most one maximum-size frame into a buffer, even when the buffer size says more
+    const off = this.phys.offsetOf(u32[w], u32[w + 1], Math.min(this.rxBufBytes[q], MAX_FRAME + 8));
     if (off < 0 || (off & 1) !== 0) {
       this.fail(`RX queue ${q}: descriptor ${this.rxHead[q]} holds buffer address ${hex(u32[w + 1])}:${hex(u32[w])}, ` +
         'outside DMA memory or odd (§7.1.6.1)');
