@@ -12,6 +12,7 @@
  * This module is also imported by the main thread for its constants; it only runs when it is a worker started
  * with `workerData.kind === 'fwd-sim'`.
  */
+import * as inspector from 'node:inspector';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -79,6 +80,8 @@ export interface FwdWorkerConfig {
   cpu: number;
   /** Empty steps to time per calibration. */
   calibrateSteps: number;
+  /** Diagnostic: sample this thread's allocations (V8 sampling heap profiler) over the measured interval. */
+  allocProfile: boolean;
   ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
 }
@@ -86,8 +89,31 @@ export interface FwdWorkerConfig {
 export type FwdWorkerMessage =
   | { type: 'ready'; pinned: boolean; gcForcible: boolean }
   | { type: 'gc'; statistics: Array<{ gcType: string; cost: number }> }
+  | { type: 'alloc'; sites: AllocSite[]; sampledBytes: number }
   | { type: 'done'; leaked: number; fault: string | null }
   | { type: 'error'; message: string; stack?: string };
+
+export interface AllocSite { bytes: number; stack: string }
+
+interface ProfileNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children?: ProfileNode[] }
+
+/** Sampled allocation sites, largest first, each with its innermost frames. */
+function allocSites(root: ProfileNode): { sites: AllocSite[]; total: number } {
+  const sites = new Map<string, number>();
+  let total = 0;
+  const walk = (n: ProfileNode, path: string[]): void => {
+    const f = n.callFrame;
+    const here = [...path, `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/dist\//, '')}:${f.lineNumber + 1}`];
+    if (n.selfSize > 0) {
+      const key = here.slice(-4).reverse().join(' < ');
+      sites.set(key, (sites.get(key) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children ?? []) walk(c, here);
+  };
+  walk(root, []);
+  return { sites: [...sites].map(([stack, bytes]) => ({ stack, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, 12), total };
+}
 
 /** Steps between two looks at the control words. */
 const BLOCK = 16;
@@ -135,35 +161,30 @@ function main(cfg: FwdWorkerConfig): void {
     f[base + X_EMPTY] = cnt[CNT_EMPTY];
   };
 
-  const calibrate = (slot: number): void => {
-    const b = CAL_BASE + slot * CAL_WORDS;
-    const warm = Math.min(cfg.calibrateSteps, 500_000);
-    for (let i = 0; i < warm; i += BLOCK) block();
-    const steps0 = cnt[CNT_STEPS];
-    const empty0 = cnt[CNT_EMPTY];
-    const t0 = threadCpuNs();
-    const blocks = Math.ceil(cfg.calibrateSteps / BLOCK);
-    for (let i = 0; i < blocks; i++) block();
-    const t1 = threadCpuNs();
-    const steps = cnt[CNT_STEPS] - steps0;
-    f[b + C_NS_PER_STEP] = (t1 - t0) / steps;
-    f[b + C_STEPS] = steps;
-    f[b + C_NONEMPTY] = steps - (cnt[CNT_EMPTY] - empty0);
-  };
-
   let profiler: v8.GCProfiler | null = null;
-  const mark = (kind: number): void => {
+  const session = cfg.allocProfile ? new inspector.Session() : null;
+  session?.connect();
+  const ack = (req: number): void => {
+    Atomics.store(ctl, W_REQ_ACK, req);
+    Atomics.notify(ctl, W_REQ_ACK);
+  };
+  /** Handles a mark request and acknowledges it as soon as the snapshot is taken (the rest would stall forwarding). */
+  const mark = (kind: number, req: number): void => {
     if (kind === MARK_START) {
       if (forceGc) forceGc();
+      session?.post('HeapProfiler.startSampling', { samplingInterval: 64 }); // same-thread session: synchronous
       f[G_FORCED] = forceGc ? 1 : 0;
       profiler = new v8.GCProfiler();
       profiler.start();
       f[S_START + X_HEAP_USED] = v8.getHeapStatistics().used_heap_size;
       snapshot(S_START);
+      ack(req);
     } else if (kind === MARK_DRAINED) {
       snapshot(S_DRAINED);
+      ack(req);
     } else {
       snapshot(S_END);
+      ack(req);
       f[S_END + X_HEAP_USED] = v8.getHeapStatistics().used_heap_size;
       const r = profiler ? profiler.stop() : undefined;
       profiler = null;
@@ -171,6 +192,11 @@ function main(cfg: FwdWorkerConfig): void {
       f[G_COUNT] = stats.length;
       f[G_PAUSE_MS] = stats.reduce((s: number, x: { cost: number }) => s + x.cost, 0) / 1000; // cost is in µs
       post({ type: 'gc', statistics: stats.map((x: { gcType: string; cost: number }) => ({ gcType: x.gcType, cost: x.cost })) });
+      session?.post('HeapProfiler.stopSampling', (err, res) => {
+        if (err || !res) return;
+        const { sites, total } = allocSites((res as unknown as { profile: { head: ProfileNode } }).profile.head);
+        post({ type: 'alloc', sites, sampledBytes: total });
+      });
       if (forceGc) forceGc();
     }
   };
@@ -179,6 +205,45 @@ function main(cfg: FwdWorkerConfig): void {
 
   let seq = 0;
   let lastReq = Atomics.load(ctl, W_REQ);
+  /**
+   * The loop, used both for the measurement and the calibration so that both time the same code: blocks of steps,
+   * a look at the command word and the mark request after each. Returns the blocks run (stops early on a new command).
+   */
+  const loop = (maxBlocks: number): number => {
+    let b = 0;
+    while (b < maxBlocks && Atomics.load(ctl, W_CMD_SEQ) === seq) {
+      block();
+      b++;
+      const req = Atomics.load(ctl, W_REQ);
+      if (req !== lastReq) {
+        lastReq = req;
+        mark(Atomics.load(ctl, W_REQ_KIND), req);
+      }
+    }
+    return b;
+  };
+
+  /** CPU ns per empty step: the median of CAL_CHUNKS timed chunks (robust against a short disturbance). */
+  const CAL_CHUNKS = 7;
+  const chunkNs = new Float64Array(CAL_CHUNKS);
+  const calibrate = (slot: number): void => {
+    const b = CAL_BASE + slot * CAL_WORDS;
+    loop(Math.ceil(Math.min(cfg.calibrateSteps, 500_000) / BLOCK)); // warm
+    const steps0 = cnt[CNT_STEPS];
+    const empty0 = cnt[CNT_EMPTY];
+    const blocks = Math.max(1, Math.ceil(cfg.calibrateSteps / CAL_CHUNKS / BLOCK));
+    for (let c = 0; c < CAL_CHUNKS; c++) {
+      const t0 = threadCpuNs();
+      const n = loop(blocks);
+      chunkNs[c] = (threadCpuNs() - t0) / (n * BLOCK);
+    }
+    chunkNs.sort();
+    const steps = cnt[CNT_STEPS] - steps0;
+    f[b + C_NS_PER_STEP] = chunkNs[CAL_CHUNKS >> 1];
+    f[b + C_STEPS] = steps;
+    f[b + C_NONEMPTY] = steps - (cnt[CNT_EMPTY] - empty0);
+  };
+
   for (;;) {
     Atomics.wait(ctl, W_CMD_SEQ, seq); // returns at once if a command is already pending
     seq = Atomics.load(ctl, W_CMD_SEQ);
@@ -188,26 +253,52 @@ function main(cfg: FwdWorkerConfig): void {
       calibrate(Atomics.load(ctl, W_CMD_ARG));
       Atomics.store(ctl, W_CMD_ACK, seq);
       Atomics.notify(ctl, W_CMD_ACK);
-      continue;
-    }
-    if (cmd === CMD_RUN) {
+    } else if (cmd === CMD_RUN) {
       Atomics.store(ctl, W_CMD_ACK, seq);
       Atomics.notify(ctl, W_CMD_ACK);
-      while (Atomics.load(ctl, W_CMD_SEQ) === seq) {
-        block();
-        const req = Atomics.load(ctl, W_REQ);
-        if (req !== lastReq) {
-          mark(Atomics.load(ctl, W_REQ_KIND));
-          lastReq = req;
-          Atomics.store(ctl, W_REQ_ACK, req);
-          Atomics.notify(ctl, W_REQ_ACK);
-        }
-      }
+      while (loop(1 << 30) > 0) { /* until the next command */ }
     }
   }
   for (const d of devices) d.close();
   post({ type: 'done', leaked: pool.count - pool.available, fault: nic.fault() });
 }
+
+/**
+ * A probe of how far apart the two CPUs are: two threads pinned to different CPUs bounce one shared word
+ * (a cache line) back and forth; the round trip is two cache-line transfers between the cores. On a VM this
+ * depends on where the host runs the vCPUs (same core complex or not), which changes what every shared
+ * descriptor and packet costs the forwarder and the NIC model.
+ */
+export interface PingPongConfig { kind: 'pingpong'; cpu: number; role: 0 | 1; sab: SharedArrayBuffer; rounds: number; trials: number }
+
+function pingPong(cfg: PingPongConfig): void {
+  pinThisThread(cfg.cpu);
+  const x = new Int32Array(cfg.sab);
+  Atomics.add(x, 1, 1);
+  while (Atomics.load(x, 1) < 2) { /* both threads running */ }
+  const total = cfg.rounds * cfg.trials;
+  if (cfg.role === 1) {
+    for (let i = 0; i < total; i++) {
+      while (Atomics.load(x, 0) !== 2 * i + 1) { /* wait for the ball */ }
+      Atomics.store(x, 0, 2 * i + 2);
+    }
+    return;
+  }
+  const ns: number[] = [];
+  let i = 0;
+  for (let t = 0; t < cfg.trials; t++) {
+    const t0 = performance.now();
+    for (let k = 0; k < cfg.rounds; k++, i++) {
+      Atomics.store(x, 0, 2 * i + 1);
+      while (Atomics.load(x, 0) !== 2 * i + 2) { /* wait for it to come back */ }
+    }
+    ns.push(((performance.now() - t0) * 1e6) / cfg.rounds);
+  }
+  ns.sort((a, b) => a - b);
+  parentPort!.postMessage({ type: 'rtt', ns: ns[ns.length >> 1], all: ns });
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === 'pingpong') pingPong(workerData as PingPongConfig);
 
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === 'fwd-sim') {
   try {

@@ -29,6 +29,8 @@ export interface RefLine {
   label: string;
   color: string;
   dash?: string;
+  /** Where the label sits along the line (default: left in line charts, right in bar charts). */
+  align?: 'left' | 'right';
 }
 
 export interface LineChartSpec {
@@ -86,6 +88,7 @@ export function niceTicks(lo: number, hi: number, n = 6): number[] {
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+  if (ticks[ticks.length - 1] < hi) ticks.push(Math.round(ticks[ticks.length - 1] / step + 1) * step); // cover hi
   return ticks;
 }
 
@@ -185,7 +188,8 @@ export function lineChart(spec: LineChartSpec): string {
   // reference lines
   for (const r of spec.refLines ?? []) {
     out.push(`<line x1="${fr.left}" y1="${r2(Y(r.y))}" x2="${fr.right}" y2="${r2(Y(r.y))}" stroke="${r.color}" stroke-width="1.5" stroke-dasharray="${r.dash ?? '2 4'}"/>`);
-    out.push(`<text x="${fr.left + 6}" y="${r2(Y(r.y) - 5)}" font-size="11" fill="${r.color}">${esc(r.label)}</text>`);
+    const right = r.align === 'right';
+    out.push(`<text x="${right ? fr.right - 6 : fr.left + 6}" y="${r2(Y(r.y) - 5)}" font-size="11"${right ? ' text-anchor="end"' : ''} fill="${r.color}">${esc(r.label)}</text>`);
   }
   // series
   for (const s of spec.series) {
@@ -256,7 +260,8 @@ export function barChart(spec: BarChartSpec): string {
   });
   for (const r of spec.refLines ?? []) {
     out.push(`<line x1="${fr.left}" y1="${r2(Y(r.y))}" x2="${fr.right}" y2="${r2(Y(r.y))}" stroke="${r.color}" stroke-width="1.5" stroke-dasharray="${r.dash ?? '6 4'}"/>`);
-    out.push(`<text x="${fr.right - 6}" y="${r2(Y(r.y) - 5)}" font-size="11" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`);
+    const left = r.align === 'left';
+    out.push(`<text x="${left ? fr.left + 6 : fr.right - 6}" y="${r2(Y(r.y) - 5)}" font-size="11"${left ? '' : ' text-anchor="end"'} fill="${r.color}">${esc(r.label)}</text>`);
   }
   legend(out, fr, spec.series.map((s) => ({ name: s.name, color: s.color, bar: true })));
   notesSvg(out, notes, fr.bottom + 40, fr.left - 50);
