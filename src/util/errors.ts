@@ -3,7 +3,7 @@
  * The CLI prints `ixy: <message>` for these and exits non-zero without a stack trace.
  */
 export class IxyError extends Error {
-  override readonly name = 'IxyError';
+  override readonly name: string = 'IxyError';
   constructor(message: string, readonly code: string = 'EIXY') {
     super(message);
   }
@@ -11,6 +11,7 @@ export class IxyError extends Error {
 
 /** A rule of the hardware broken by the driver, as reported by the simulated NIC. */
 export class SimFault extends IxyError {
+  override readonly name: string = 'SimFault';
   constructor(message: string) {
     super(message, 'ESIMFAULT');
   }

@@ -24,7 +24,7 @@ export function bucketWidth(i: number): number {
 }
 
 export function record(h: Uint32Array, v: number): void {
-  h[bucketOf(v > 0xffffffff ? 0xffffffff : v >>> 0)]++;
+  h[bucketOf(v <= 0 ? 0 : v > 0xffffffff ? 0xffffffff : v >>> 0)]++;
 }
 
 export function total(h: Uint32Array): number {

@@ -130,12 +130,6 @@ export class PortModel {
         this.regs[R.AUTOC >>> 2] = v & ~R.AUTOC_AN_RESTART;
         if (v & R.AUTOC_AN_RESTART) this.restartLink();
         return;
-      case R.DMATXCTL:
-        if (!(v & R.DMATXCTL_TE) && this.txQueuesOn > 0) {
-          // allowed on hardware; the queues just stop. Keep them latched.
-        }
-        this.regs[off >>> 2] = v;
-        return;
     }
     if (off >= 0x01000 && off < 0x02000) { this.writeRxQueueReg((off - 0x01000) >> 6, off & 0x3f, off, v); return; }
     if (off >= 0x06000 && off < 0x07000) { this.writeTxQueueReg((off - 0x06000) >> 6, off & 0x3f, off, v); return; }
