@@ -321,6 +321,9 @@ export interface RunResult {
   quietWaitSeconds: number;
   /** Round trip of a cache line between CPU 0 and CPU 1 just before the run (ns): how far apart the host put the vCPUs. */
   crossCoreRttNs: number;
+  /** The same probe right after the run: the host may move vCPUs while we measure. */
+  crossCoreRttNsAfter: number;
+  placement: Placement;
   leakedBuffers: number;
   fault: string | null;
 }
@@ -402,7 +405,30 @@ async function crossCoreRttNs(pin: boolean): Promise<number> {
   }
 }
 
+/**
+ * Where the host put our two vCPUs, judged by the cache-line round trip before and after a run: on this VM it is
+ * bimodal (150–190 ns when they share a last-level cache, 375–400 ns when they don't), and every cross-core cache
+ * line the simulated NIC makes the forwarder fetch costs twice as much in the second case.
+ */
+type Placement = 'shared-L3' | 'split-L3' | 'moved' | 'unknown';
+const SHARED_L3_MAX_RTT_NS = 260;
+
+function placementOf(before: number, after: number): Placement {
+  if (!Number.isFinite(before) || !Number.isFinite(after)) return 'unknown';
+  const a = before < SHARED_L3_MAX_RTT_NS;
+  const b = after < SHARED_L3_MAX_RTT_NS;
+  if (a !== b) return 'moved';
+  return a ? 'shared-L3' : 'split-L3';
+}
+
 async function runOne(batch: number, o: Options, log: (l: string) => void): Promise<RunResult> {
+  const r = await runProbed(batch, o, log);
+  r.crossCoreRttNsAfter = await crossCoreRttNs(o.pin);
+  r.placement = placementOf(r.crossCoreRttNs, r.crossCoreRttNsAfter);
+  return r;
+}
+
+async function runProbed(batch: number, o: Options, log: (l: string) => void): Promise<RunResult> {
   const rttNs = await crossCoreRttNs(o.pin);
   const nic = await SimNic.start({ ports: 2, wire: 'tester', cpu: o.pin ? 0 : -1 });
   const fwd = new FwdThread(nic, batch, o);
@@ -525,6 +551,8 @@ async function runOne(batch: number, o: Options, log: (l: string) => void): Prom
       attempt: 1,
       quietWaitSeconds: 0,
       crossCoreRttNs: rttNs,
+      crossCoreRttNsAfter: NaN,
+      placement: 'unknown',
       leakedBuffers: fwd.done!.leaked,
       fault,
     };
@@ -690,12 +718,12 @@ function chartSweep(results: RunResult[], m: Record<string, unknown>): string {
 
 function printTable(results: RunResult[], print: (l: string) => void): void {
   print('');
-  print('batch   Mpps  gen Mpps  cyc/pkt busy  cyc/pkt total  pkts/busy step  idle %  missed %  gc  heap Δ B  model ns/pkt  core RTT ns  bound      3.3 GHz Mpps (busy)');
+  print('batch   Mpps  gen Mpps  cyc/pkt busy  cyc/pkt total  pkts/busy step  idle %  missed %  gc  heap Δ B  model ns/pkt  core RTT ns  placement  bound      3.3 GHz Mpps (busy)');
   for (const r of results) {
     print(
       `${String(r.batch).padStart(5)}  ${fx(r.mpps, 2).padStart(5)}  ${fx(r.generatedMpps, 2).padStart(8)}  ${fx(r.cyclesPerPacketBusy).padStart(12)}  ` +
         `${fx(r.cyclesPerPacket).padStart(13)}  ${fx(r.packetsPerBusyStep, 1).padStart(14)}  ${fx(r.idleFraction * 100, 0).padStart(6)}  ${fx(r.missedFraction * 100, 2).padStart(8)}  ` +
-        `${String(r.gcCount).padStart(2)}  ${String(Math.round(r.heapDeltaBytes)).padStart(8)}  ${fx(r.modelNsPerPacket, 0).padStart(12)}  ${fx(r.crossCoreRttNs, 0).padStart(11)}  ` +
+        `${String(r.gcCount).padStart(2)}  ${String(Math.round(r.heapDeltaBytes)).padStart(8)}  ${fx(r.modelNsPerPacket, 0).padStart(12)}  ${fx(r.crossCoreRttNs, 0).padStart(11)}  ${r.placement.padEnd(9)}  ` +
         `${r.bound.padEnd(9)}  ${fx(r.mppsAt3300Busy, 2).padStart(8)}`,
     );
   }
@@ -712,6 +740,7 @@ function summaryLine(r: RunResult): Record<string, unknown> {
     bound: r.bound, cpuMhz: r.cpuMhz, seconds: r.seconds, generatedMpps: r.generatedMpps, idleFraction: r.idleFraction,
     missedFraction: r.missedFraction, heapDeltaBytes: r.heapDeltaBytes, emptyPollNs: r.emptyPollNs, modelCpuFraction: r.modelCpuFraction,
     otherCpuPct: r.conditions.otherCpuPct, loadavg1: r.conditions.loadavg1,
+    crossCoreRttNs: r.crossCoreRttNs, crossCoreRttNsAfter: r.crossCoreRttNsAfter, placement: r.placement,
   };
 }
 

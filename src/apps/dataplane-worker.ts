@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Device, type DeviceStats, dmaAllocatorFor, emptyStats, formatMac, openDevice, parseDeviceSpec, SimNic } from '../driver/index.js';
+import { type Device, type DeviceStats, dmaAllocatorFor, emptyStats, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, SimNic } from '../driver/index.js';
 import { Mempool } from '../mem/mempool.js';
 import { pinThisThread, threadCpuNs } from '../sys/cpu.js';
 import { IxyError } from '../util/errors.js';
@@ -17,7 +17,7 @@ function run(): void {
   if (cfg.cpu >= 0) pinThisThread(cfg.cpu);
   if (cfg.sim) SimNic.attach(cfg.sim);
   const specs = cfg.devices.map(parseDeviceSpec);
-  const pool = new Mempool(dmaAllocatorFor(specs), { count: cfg.poolSize });
+  const pool = new Mempool(dmaAllocatorFor(specs), { count: cfg.poolSize, headroom: poolHeadroomFor(specs) });
   const devices: Device[] = [];
   try {
     for (const s of specs) devices.push(openDevice(s, { pool, ringSize: cfg.ringSize, force: cfg.force }));

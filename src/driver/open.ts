@@ -16,6 +16,8 @@ export interface DriverEntry {
   /** One line for `--help`: what the argument is. */
   usage: string;
   dmaAllocator(spec: DeviceSpec): DmaAllocator;
+  /** Headroom the mempool's buffers must have for this kind (AF_XDP: XDP_PACKET_HEADROOM = 256); default: any. */
+  poolHeadroom?: number;
   open(spec: DeviceSpec, opts: DeviceOptions): Device;
 }
 
@@ -62,6 +64,16 @@ export function dmaAllocatorFor(specs: DeviceSpec[]): DmaAllocator {
     }
   }
   return first;
+}
+
+/** The mempool headroom that suits all of `specs` (the largest any of their kinds asks for), or undefined. */
+export function poolHeadroomFor(specs: DeviceSpec[]): number | undefined {
+  let h: number | undefined;
+  for (const s of specs) {
+    const want = entryOf(s).poolHeadroom;
+    if (want !== undefined && (h === undefined || want > h)) h = want;
+  }
+  return h;
 }
 
 export function openDevice(spec: DeviceSpec | string, opts: DeviceOptions): Device {

@@ -44,6 +44,24 @@ export interface Libc {
   /** `long syscall(long nr, long, long, long, long, long, long)`: plain integer arguments. */
   syscall6(nr: number, a: number, b: number, c: number, d: number, e: number, f: number): number;
   clock_gettime(clk: number, ts16: Buffer): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: VoidPtr, len: number): number;
+  setsockopt(fd: number, level: number, name: number, val: VoidPtr, len: number): number;
+  /** `len` points to a socklen_t (4-byte buffer) holding the size of `val`; updated by the call. */
+  getsockopt(fd: number, level: number, name: number, val: VoidPtr, len: VoidPtr): number;
+  if_nametoindex(name: string): number;
+  /** poll(2) over `n` struct pollfd (8 bytes each: int fd, short events, short revents). */
+  poll(fds: VoidPtr, n: number, timeoutMs: number): number;
+  read(fd: number, buf: VoidPtr, count: number): number;
+  write(fd: number, buf: VoidPtr, count: number): number;
+  /**
+   * Hot-path aliases taking the buffer as a plain address number (user-space addresses on x86_64 are below
+   * 2^47, exact in a double), so no BigInt or view is made per call.
+   */
+  readAt(fd: number, addr: number, count: number): number;
+  writeAt(fd: number, addr: number, count: number): number;
+  sendtoAt(fd: number, addr: number, count: number, flags: number, dest: number, destLen: number): number;
+  recvfromAt(fd: number, addr: number, count: number, flags: number, src: number, srcLen: number): number;
   sched_setaffinity(pid: number, size: number, mask: Buffer): number;
 }
 
@@ -75,6 +93,18 @@ export function libc(): Libc {
     syscall6: f('long syscall(long nr, long a, long b, long c, long d, long e, long f)'),
     clock_gettime: f('int clock_gettime(int clk, void *ts)'),
     sched_setaffinity: f('int sched_setaffinity(int pid, size_t size, void *mask)'),
+    socket: f('int socket(int domain, int type, int protocol)'),
+    bind: f('int bind(int fd, void *addr, uint32 len)'),
+    setsockopt: f('int setsockopt(int fd, int level, int name, void *val, uint32 len)'),
+    getsockopt: f('int getsockopt(int fd, int level, int name, void *val, void *len)'),
+    if_nametoindex: f('uint32 if_nametoindex(const char *name)'),
+    poll: f('int poll(void *fds, uint64 n, int timeout)'),
+    read: f('intptr_t read(int fd, void *buf, size_t count)'),
+    write: f('intptr_t write(int fd, void *buf, size_t count)'),
+    readAt: f('intptr_t read(int fd, intptr_t buf, size_t count)'),
+    writeAt: f('intptr_t write(int fd, intptr_t buf, size_t count)'),
+    sendtoAt: f('intptr_t sendto(int fd, intptr_t buf, size_t count, int flags, intptr_t dest, uint32 destLen)'),
+    recvfromAt: f('intptr_t recvfrom(int fd, intptr_t buf, size_t count, int flags, intptr_t src, intptr_t srcLen)'),
   };
   return libcObj;
 }
@@ -100,7 +130,16 @@ const ERRNO: Record<number, [string, string]> = {
   28: ['ENOSPC', 'no space left on device'],
   30: ['EROFS', 'read-only file system'],
   38: ['ENOSYS', 'function not implemented'],
+  61: ['ENODATA', 'no data available'],
+  71: ['EPROTO', 'protocol error'],
+  90: ['EMSGSIZE', 'message too long'],
+  93: ['EPROTONOSUPPORT', 'protocol not supported'],
   95: ['EOPNOTSUPP', 'operation not supported'],
+  97: ['EAFNOSUPPORT', 'address family not supported by protocol'],
+  100: ['ENETDOWN', 'network is down'],
+  105: ['ENOBUFS', 'no buffer space available'],
+  7: ['E2BIG', 'argument list too long'],
+  3: ['ESRCH', 'no such process'],
 };
 
 /** errno of the last failed libc call made through koffi on this thread. */

@@ -17,7 +17,6 @@ export const G_WAKE = 1; // bumped + notified to wake it
 export const G_FAULT = 2; // number of rule violations reported (sticky)
 export const G_STOP = 3; // ask the model thread to exit
 export const G_READY = 4; // set by the model thread once running
-export const G_HEARTBEAT = 5; // model loop counter (to tell a hung model from a slow one)
 export const G_FAULT_LEN = 6; // bytes of the first fault's message
 export const G_PORTS = 7;
 /** Per-port control words start here: PORT_WORDS words each. */
@@ -25,6 +24,9 @@ export const G_PORT_BASE = 16;
 export const PORT_WORDS = 8;
 export const P_CABLE = 0; // 1 = cable plugged in (link partner present)
 export const P_CHANNELS_CLAIMED = 1;
+/** Model loop counter (to tell a hung model from a slow one): on a cache line of its own, since drivers read
+ * words 0..2 on every register write and must not miss in their cache each time the model bumps it. */
+export const G_HEARTBEAT = 96;
 export const G_WORDS = 256;
 
 export const FAULT_MSG_OFFSET = G_WORDS * 4; // UTF-8 text of the first fault
@@ -33,12 +35,14 @@ export const FAULT_MSG_BYTES = 1024;
 // MMIO channels: one single-producer ring of (op|offset, value) pairs per (port, client thread).
 export const CHANNELS_PER_PORT = 8;
 export const CHANNEL_CAP = 256; // entries, power of two
+// The words the model writes and those the driver writes sit 64 bytes apart (128 with the adjacent-line
+// prefetcher in mind), so neither side's stores evict the line the other is polling.
 export const CH_HEAD = 0; // consumer index (model)
-export const CH_TAIL = 1; // producer index (driver)
-export const CH_DONE_SEQ = 2; // sequence number of the last completed read
-export const CH_DONE_VALUE = 3;
-export const CH_CLAIMED = 4;
-export const CH_HEADER_WORDS = 8;
+export const CH_DONE_SEQ = 1; // sequence number of the last completed read (model)
+export const CH_DONE_VALUE = 2; // (model)
+export const CH_TAIL = 16; // producer index (driver)
+export const CH_CLAIMED = 17; // (driver, at open/close)
+export const CH_HEADER_WORDS = 32;
 export const CHANNEL_WORDS = CH_HEADER_WORDS + CHANNEL_CAP * 2;
 export const CHANNELS_OFFSET = FAULT_MSG_OFFSET + FAULT_MSG_BYTES;
 export const OP_WRITE = 1 << 24;
