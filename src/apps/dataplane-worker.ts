@@ -8,7 +8,20 @@ import {
   D_TX_PACKETS, F_CPU_NS, F_DEV_BASE, F_DROPPED, F_ELAPSED_MS, F_WORK, type WorkerMessage,
 } from './dataplane.js';
 import { Forwarder } from './forward.js';
+import { PcapCapture } from './pcap-capture.js';
 import { Pktgen } from './pktgen.js';
+
+function makeApp(devices: Device[]): Forwarder | Pktgen | PcapCapture {
+  switch (cfg.app) {
+    case 'fwd': return new Forwarder(devices[0], devices[1], cfg.batch);
+    case 'pktgen': return new Pktgen(devices[0], cfg.batch, cfg.rateMpps, Uint8Array.from(cfg.dst), cfg.count ?? 0);
+    case 'pcap': return new PcapCapture(devices[0], cfg.pcapFile ?? 'capture.pcap', cfg.batch, cfg.snaplen ?? 65535, cfg.count ?? 0);
+  }
+}
+
+function appWork(app: Forwarder | Pktgen | PcapCapture): number {
+  return app instanceof Forwarder ? app.forwarded : app instanceof Pktgen ? app.sent : app.captured;
+}
 
 const cfg = workerData as DataplaneConfig;
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
@@ -26,9 +39,7 @@ function run(): void {
       type: 'ready',
       devices: devices.map((d) => ({ spec: d.spec, driver: d.driverName, mac: formatMac(d.macAddress()), linkMbps: d.linkSpeedMbps() })),
     });
-    const app = cfg.app === 'fwd'
-      ? new Forwarder(devices[0], devices[1], cfg.batch)
-      : new Pktgen(devices[0], cfg.batch, cfg.rateMpps, Uint8Array.from(cfg.dst));
+    const app = makeApp(devices);
     const ctl = new Int32Array(cfg.ctl);
     const f = new Float64Array(cfg.stats);
     const acc: DeviceStats[] = devices.map(() => emptyStats());
@@ -41,13 +52,13 @@ function run(): void {
       }
       f[F_CPU_NS] = threadCpuNs() - cpu0;
       f[F_ELAPSED_MS] = performance.now() - t0;
-      f[F_WORK] = app instanceof Forwarder ? app.forwarded : app.sent;
+      f[F_WORK] = appWork(app);
       f[F_DROPPED] = app instanceof Forwarder ? app.dropped : 0;
     };
     const cpu0 = threadCpuNs();
     const t0 = performance.now();
     let lastReq = 0;
-    while (Atomics.load(ctl, C_STOP) === 0) {
+    while (Atomics.load(ctl, C_STOP) === 0 && !app.finished) {
       for (let i = 0; i < 256; i++) app.step();
       const req = Atomics.load(ctl, C_REQ);
       if (req !== lastReq) {
@@ -58,6 +69,7 @@ function run(): void {
       }
     }
     publish(cpu0, t0);
+    if (app instanceof PcapCapture) app.close();
     for (const d of devices) d.close();
     devices.length = 0;
     post({

@@ -24,7 +24,7 @@ export const F_ELAPSED_MS = 3;
 export const F_DEV_BASE = 8;
 export const STATS_F64 = F_DEV_BASE + MAX_DEVICES * DEV_FIELDS;
 
-export type AppName = 'fwd' | 'pktgen';
+export type AppName = 'fwd' | 'pktgen' | 'pcap';
 
 export interface DataplaneConfig {
   app: AppName;
@@ -38,6 +38,11 @@ export interface DataplaneConfig {
   rateMpps: number;
   /** pktgen: destination MAC (six bytes). */
   dst: number[];
+  /** pktgen: frames to send, pcap: packets to capture; 0 = until stopped. */
+  count?: number;
+  /** pcap: output file and snap length. */
+  pcapFile?: string;
+  snaplen?: number;
   sim: SimHandles | null;
   /** Pin the dataplane thread to this CPU (-1: don't). */
   cpu: number;

@@ -41,7 +41,7 @@ export interface DemoVerdict {
   maxUs: number;
   leakedBuffers: number;
   fwdCpuNsPerPacket: number;
-  stoppedBy: 'time' | 'signal';
+  stoppedBy: 'time' | 'signal' | 'count';
 }
 
 /**

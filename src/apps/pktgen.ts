@@ -16,7 +16,8 @@ export class Pktgen {
   private credit = 0;
   private last = 0;
 
-  constructor(private readonly dev: Device, private readonly batch: number, private readonly rateMpps: number, dst: Uint8Array) {
+  /** Stops after `limit` frames (0: no limit). */
+  constructor(private readonly dev: Device, private readonly batch: number, private readonly rateMpps: number, dst: Uint8Array, private readonly limit = 0) {
     this.ids = new Uint32Array(batch);
     const pool = dev.pool;
     const frame = buildTestFrame({ src: dev.macAddress(), dst, stream: PKTGEN_STREAM });
@@ -32,15 +33,21 @@ export class Pktgen {
     this.last = performance.now();
   }
 
+  get finished(): boolean {
+    return this.limit > 0 && this.sent >= this.limit;
+  }
+
   step(): number {
     let want = this.batch;
+    if (this.limit > 0 && this.limit - this.sent < want) want = this.limit - this.sent;
+    if (want <= 0) return 0;
     if (this.rateMpps > 0) {
       const now = performance.now();
       this.credit += (now - this.last) * 1000 * this.rateMpps;
       this.last = now;
       if (this.credit > this.batch) this.credit = this.batch;
-      want = this.credit | 0;
-      if (want === 0) return 0;
+      if ((this.credit | 0) < want) want = this.credit | 0;
+      if (want <= 0) return 0;
     }
     const pool = this.dev.pool;
     const ids = this.ids;

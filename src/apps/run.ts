@@ -21,7 +21,7 @@ export interface RunResult {
   cpuNs: number;
   elapsedMs: number;
   leakedBuffers: number;
-  stoppedBy: 'time' | 'signal';
+  stoppedBy: 'time' | 'signal' | 'count';
 }
 
 export interface RunHooks {
@@ -84,7 +84,7 @@ export async function runDataplane(cfg: RunConfig, sim: SimNic | null, hooks: Ru
   try {
     const t0 = Date.now();
     let next = t0 + 1000;
-    while (!stopRequested && !failure) {
+    while (!stopRequested && !failure && !done) {
       if (hooks.seconds !== undefined && Date.now() - t0 >= hooks.seconds * 1000) break;
       const until = hooks.seconds !== undefined ? Math.min(next, t0 + hooks.seconds * 1000) : next;
       await sleep(Math.max(0, until - Date.now()));
@@ -103,6 +103,7 @@ export async function runDataplane(cfg: RunConfig, sim: SimNic | null, hooks: Ru
         next += 1000;
       }
     }
+    if (done) stoppedBy = 'count';
     if (!failure && hooks.beforeStop) await hooks.beforeStop();
   } finally {
     process.off('SIGINT', onSignal);

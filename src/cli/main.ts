@@ -18,6 +18,13 @@ const BATCH: Opt = { kind: 'int', help: 'packets per rxBatch/txBatch call (1..ri
 const SECONDS: Opt = { kind: 'number', help: 'stop after this many seconds (default: run until Ctrl-C)', min: 0 };
 const CPU: Opt = { kind: 'int', help: 'pin the dataplane thread to this CPU (-1: no pinning)', default: '-1', min: -1, max: 1023 };
 const FORCE: Opt = { kind: 'boolean', help: 'take a PCI device even if the kernel uses it for an interface that is up' };
+const SIM_RATE: Opt = { kind: 'number', help: 'for sim devices: Mpps each simulated tester sends into its port', default: '1', min: 0, max: 14.88 };
+const SIM_WIRE: Opt = {
+  kind: 'string',
+  help: 'for sim devices: where the simulated ports\' wires go: "tester" (a generator/sink each), "loop" (port 0 to 1), ' +
+    'or Linux interfaces IF0,IF1 (real frames cross the simulated NIC)',
+  default: 'tester',
+};
 const JSON_OPT: Opt = { kind: 'boolean', help: 'print the result as one JSON object on the last line' };
 
 const COMMANDS: Record<string, Command> = {
@@ -38,8 +45,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'forward packets between two devices in both directions, touching one byte of each',
     options: {
       batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU,
-      'sim-rate': { kind: 'number', help: 'for sim devices: Mpps each simulated tester sends into its port', default: '1', min: 0, max: 14.88 },
-      json: JSON_OPT,
+      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_OPT,
     },
   },
   pktgen: {
@@ -48,7 +54,19 @@ const COMMANDS: Record<string, Command> = {
     options: {
       rate: { kind: 'number', help: 'Mpps to send, 0 = as fast as possible', default: '0', min: 0, max: 1000 },
       dst: { kind: 'string', help: 'destination MAC', default: 'ff:ff:ff:ff:ff:ff' },
-      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU, json: JSON_OPT,
+      count: { kind: 'int', help: 'stop after sending this many frames (0: no limit)', default: '0', min: 0, max: Number.MAX_SAFE_INTEGER },
+      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU, 'sim-wire': SIM_WIRE, json: JSON_OPT,
+    },
+  },
+  pcap: {
+    usage: 'ixy pcap <dev> <file.pcap> [options]', positionals: 2,
+    summary: 'write the packets a device receives to a pcap file (tshark/Wireshark)',
+    options: {
+      count: { kind: 'int', help: 'stop after this many packets (0: no limit)', default: '0', min: 0, max: Number.MAX_SAFE_INTEGER },
+      snaplen: { kind: 'int', help: 'bytes of each packet to keep', default: '65535', min: 14, max: 262144 },
+      'no-promisc': { kind: 'boolean', help: 'do not put the device in promiscuous mode' },
+      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU,
+      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_OPT,
     },
   },
   devices: {
@@ -133,11 +151,23 @@ function printTotals(r: RunResult, what: string): void {
   for (const t of r.totals) console.log(`  [${t.spec}] RX ${t.rxPackets} packets ${t.rxBytes} bytes (${t.rxDropped} missed) | TX ${t.txPackets} packets ${t.txBytes} bytes`);
 }
 
-/** Starts the simulated NIC when any spec names it; its testers send at `rate` Mpps into every port. */
-async function simFor(specs: string[], rate: number): Promise<SimNic | null> {
+/**
+ * Starts the simulated NIC when any spec names it. `wire` is "tester" (its testers send at `rate` Mpps into every
+ * port), "loop", or a comma-separated list of Linux interfaces, one per port.
+ */
+async function simFor(specs: string[], rate: number, wire: string): Promise<SimNic | null> {
   const parsed = specs.map(parseDeviceSpec);
   if (!parsed.some((s) => s.kind === 'sim')) return null;
-  return SimNic.start({ ports: 2, wire: 'tester' }).then((nic) => { for (let p = 0; p < nic.ports; p++) nic.setGenerator(p, rate); return nic; });
+  if (wire === 'tester' || wire === 'loop') {
+    const nic = await SimNic.start({ ports: 2, wire });
+    if (wire === 'tester') for (let p = 0; p < nic.ports; p++) nic.setGenerator(p, rate);
+    return nic;
+  }
+  const ifaces = wire.split(',');
+  if (ifaces.some((i) => !/^[A-Za-z0-9_.@-]{1,15}$/.test(i))) {
+    throw new UsageError(`--sim-wire '${wire}' is not "tester", "loop" or a list of interface names like veth0,veth1`);
+  }
+  return SimNic.start({ ports: ifaces.length, wire: 'linux', linuxInterfaces: ifaces });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -158,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'fwd': {
-      const nic = await simFor(pos, v['sim-rate'] as number);
+      const nic = await simFor(pos, v['sim-rate'] as number, v['sim-wire'] as string);
       try {
         const r = await runDataplane({ app: 'fwd', devices: pos, force: v.force === true, promisc: true, rateMpps: 0, dst: [], cpu: v.cpu as number, ...common }, nic,
           { seconds: v.seconds as number | undefined, live: v.json !== true });
@@ -168,9 +198,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'pktgen': {
       const dst = parseMac(v.dst as string);
-      const nic = await simFor(pos, 0);
+      const nic = await simFor(pos, 0, v['sim-wire'] as string);
       try {
-        const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, cpu: v.cpu as number, ...common }, nic,
+        const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, count: v.count as number, cpu: v.cpu as number, ...common }, nic,
           { seconds: v.seconds as number | undefined, live: v.json !== true, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
         const sink = nic ? nic.tester(Number(parseDeviceSpec(pos[0]).arg)).streams[PKTGEN_STREAM] : null;
         if (v.json) console.log(JSON.stringify({ ...r, sink }));
@@ -178,6 +208,18 @@ async function main(argv: string[]): Promise<number> {
           printTotals(r, 'sent');
           if (sink) console.log(`  simulated sink: received ${sink.unique}, lost ${r.work - sink.unique}, reordered ${sink.reordered}, duplicated ${sink.duplicated}`);
         }
+        return 0;
+      } finally { await nic?.stop(); }
+    }
+    case 'pcap': {
+      const nic = await simFor([pos[0]], v['sim-rate'] as number, v['sim-wire'] as string);
+      try {
+        const r = await runDataplane({
+          app: 'pcap', devices: [pos[0]], force: v.force === true, promisc: v['no-promisc'] !== true, rateMpps: 0, dst: [],
+          count: v.count as number, pcapFile: pos[1], snaplen: v.snaplen as number, cpu: v.cpu as number, ...common,
+        }, nic, { seconds: v.seconds as number | undefined, live: v.json !== true });
+        if (v.json) console.log(JSON.stringify({ ...r, file: pos[1] }));
+        else { printTotals(r, 'captured'); console.log(`  wrote ${pos[1]}`); }
         return 0;
       } finally { await nic?.stop(); }
     }

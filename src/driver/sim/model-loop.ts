@@ -5,6 +5,7 @@ import {
 } from './layout.js';
 import { PhysView } from './phys-memory.js';
 import { PortModel, type WireEnd } from './port-model.js';
+import { LinuxWire } from './linux-wire.js';
 import { Tester } from './tester.js';
 import type { SimHandles } from './sim-nic.js';
 
@@ -57,8 +58,17 @@ export function runModel(h: SimHandles): void {
   };
   for (let p = 0; p < h.ports; p++) ports.push(new PortModel(p, portMac(p), phys, { fault }, scratch));
   const testers: Tester[] = [];
+  const linuxWires: LinuxWire[] = [];
   if (h.wire === 'loop') {
     for (let p = 0; p < h.ports; p++) ports[p].wire = new Cable(ports[p ^ 1], g, p);
+  } else if (h.wire === 'linux') {
+    try {
+      for (let p = 0; p < h.ports; p++) linuxWires.push(new LinuxWire(h.linuxInterfaces![p], ports[p]));
+    } catch (e) {
+      for (const w of linuxWires) w.close();
+      throw e;
+    }
+    for (let p = 0; p < h.ports; p++) ports[p].wire = linuxWires[p];
   } else {
     for (let p = 0; p < h.ports; p++) {
       const t = new Tester(p, ports[p], phys, h.stats);
@@ -119,16 +129,22 @@ export function runModel(h: SimHandles): void {
       if (testers[t].active()) generating = true;
     }
     for (let p = 0; p < nports; p++) work += ports[p].transmit(64);
+    for (let w = 0; w < linuxWires.length; w++) work += linuxWires[w].poll(64);
     if ((++loops & 255) === 0) {
       Atomics.store(g, G_HEARTBEAT, loops);
-      if (Atomics.load(g, G_STOP) !== 0) return;
+      if (Atomics.load(g, G_STOP) !== 0) {
+        for (const w of linuxWires) w.close();
+        return;
+      }
     }
     if (work > 0 || generating) { idle = 0; continue; }
     if (++idle < SPIN_BEFORE_PARK) continue;
     const wake = Atomics.load(g, G_WAKE);
     Atomics.store(g, G_SLEEPING, 1);
     if (!pending() && Atomics.load(g, G_STOP) === 0) {
-      const ms = due === Infinity ? 20 : Math.max(0, Math.min(20, due - performance.now()));
+      // a Linux wire cannot wake us: look at its socket at least every millisecond
+      const maxPark = linuxWires.length > 0 ? 1 : 20;
+      const ms = due === Infinity ? maxPark : Math.max(0, Math.min(maxPark, due - performance.now()));
       Atomics.wait(g, G_WAKE, wake, ms);
     }
     Atomics.store(g, G_SLEEPING, 0);

@@ -12,7 +12,7 @@ import {
 } from './tester.js';
 
 /** How the simulated ports are cabled: each to its own tester, or port 0 to port 1 (and 2 to 3 ...). */
-export type SimWiring = 'tester' | 'loop';
+export type SimWiring = 'tester' | 'loop' | 'linux';
 
 export interface SimNicOptions {
   ports?: number;
@@ -21,6 +21,8 @@ export interface SimNicOptions {
   physMiB?: number;
   /** Pin the model thread to this CPU (-1: don't). */
   cpu?: number;
+  /** With wire 'linux': the interface each port's wire is on (one per port, in this network namespace). */
+  linuxInterfaces?: string[];
 }
 
 /** Everything another thread needs to use the same simulated NIC (structured-clonable). */
@@ -31,6 +33,7 @@ export interface SimHandles {
   ports: number;
   wire: SimWiring;
   cpu?: number;
+  linuxInterfaces?: string[];
 }
 
 export interface Latency { count: number; meanUs: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number }
@@ -82,6 +85,9 @@ export class SimNic {
     const physMiB = opts.physMiB ?? 128;
     if (!Number.isInteger(ports) || ports < 1 || ports > 8) throw new IxyError(`a simulated NIC has 1..8 ports, not ${ports}`);
     if ((opts.wire ?? 'tester') === 'loop' && ports % 2 !== 0) throw new IxyError('looped cabling needs an even number of ports');
+    if (opts.wire === 'linux' && opts.linuxInterfaces?.length !== ports) {
+      throw new IxyError(`a simulated NIC with ${ports} port(s) on Linux wires needs ${ports} interface name(s), got ${opts.linuxInterfaces?.length ?? 0}`);
+    }
     if (!Number.isInteger(physMiB) || physMiB < 4 || physMiB > 4096) throw new IxyError(`--sim-mem must be 4..4096 MiB, not ${physMiB}`);
     const handles: SimHandles = {
       phys: new SharedArrayBuffer(physMiB << 20),
@@ -90,6 +96,7 @@ export class SimNic {
       ports,
       wire: opts.wire ?? 'tester',
       cpu: opts.cpu ?? -1,
+      linuxInterfaces: opts.linuxInterfaces,
     };
     SimDmaAllocator.init(handles.phys);
     const g = new Int32Array(handles.ctl);
@@ -105,7 +112,10 @@ export class SimNic {
     worker.unref();
     const deadline = Date.now() + 10000;
     while (Atomics.load(g, G_READY) === 0) {
-      if (nic.workerError) throw new IxyError(`simulated NIC failed to start: ${nic.workerError.message}`);
+      if (nic.workerError) {
+        const m = nic.workerError.message;
+        throw new IxyError(m.startsWith('no interface') || m.includes('run as root') ? m : `simulated NIC failed to start: ${m}`);
+      }
       if (Date.now() > deadline) throw new IxyError('simulated NIC did not start within 10 s');
       await new Promise((r) => setTimeout(r, 2));
     }
