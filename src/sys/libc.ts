@@ -16,6 +16,10 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_SYNC = 0o4010000; // __O_SYNC | O_DSYNC
 export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+/** fcntl(2) commands (include/uapi/asm-generic/fcntl.h). */
+export const F_GETFL = 3;
+export const F_SETFL = 4;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 0x01;
@@ -63,6 +67,12 @@ export interface Libc {
   sendtoAt(fd: number, addr: number, count: number, flags: number, dest: number, destLen: number): number;
   recvfromAt(fd: number, addr: number, count: number, flags: number, src: number, srcLen: number): number;
   sched_setaffinity(pid: number, size: number, mask: Buffer): number;
+  /** Fixed-arity alias of the variadic fcntl(2) for integer arguments (F_GETFL/F_SETFL). */
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /** memcpy(3) between plain-number addresses (copying devices: ring frame <-> mempool buffer, no view per packet). */
+  memcpyAt(dst: number, src: number, n: number): void;
+  /** readv(2) with the iovec array at a plain-number address (a frame into a buffer plus a spill area). */
+  readvAt(fd: number, iov: number, iovcnt: number): number;
 }
 
 let koffiMod: Koffi | null = null;
@@ -93,6 +103,9 @@ export function libc(): Libc {
     syscall6: f('long syscall(long nr, long a, long b, long c, long d, long e, long f)'),
     clock_gettime: f('int clock_gettime(int clk, void *ts)'),
     sched_setaffinity: f('int sched_setaffinity(int pid, size_t size, void *mask)'),
+    fcntl: f('int fcntl(int fd, int cmd, int arg)'),
+    memcpyAt: f('void memcpy(intptr_t dst, intptr_t src, size_t n)'),
+    readvAt: f('intptr_t readv(int fd, intptr_t iov, int iovcnt)'),
     socket: f('int socket(int domain, int type, int protocol)'),
     bind: f('int bind(int fd, void *addr, uint32 len)'),
     setsockopt: f('int setsockopt(int fd, int level, int name, void *val, uint32 len)'),
@@ -129,6 +142,7 @@ const ERRNO: Record<number, [string, string]> = {
   24: ['EMFILE', 'too many open files'],
   28: ['ENOSPC', 'no space left on device'],
   30: ['EROFS', 'read-only file system'],
+  34: ['ERANGE', 'result out of range'],
   38: ['ENOSYS', 'function not implemented'],
   61: ['ENODATA', 'no data available'],
   71: ['EPROTO', 'protocol error'],

@@ -1,0 +1,168 @@
+/**
+ * The two rings of a TPACKET_V3 socket, walked from user space (Documentation/networking/packet_mmap.rst).
+ * Both copy: RX copies each frame from its block into a mempool buffer, TX copies a mempool buffer into a slot.
+ * Copies go through memcpy with plain-number addresses; the hot path makes no objects, strings or BigInts.
+ */
+import type { Mempool } from '../../mem/mempool.js';
+import type { Libc } from '../../sys/libc.js';
+import {
+  BD, ETH_P_8021Q, H3, TP_STATUS_AVAILABLE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_USER,
+  TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TX_DATA_OFFSET,
+} from './tpacket.js';
+
+/** Where the rings are: one mapping, RX blocks first, then TX slots (packet_mmap.rst "Mapping and use of the circular buffer"). */
+export interface RingMemory {
+  /** Over the whole mapping. */
+  readonly u32: Uint32Array;
+  readonly u16: Uint16Array;
+  /** Native address of the mapping, as a plain number. */
+  readonly address: number;
+}
+
+/** MAC addresses (12 bytes) come before an 802.1Q tag. */
+const MAC_PAIR = 12;
+const VLAN_TAG = 4;
+
+/**
+ * RX ring of blocks. The kernel fills a block with packets and hands it over by setting TP_STATUS_USER in
+ * block_status (when it is full, or retire_blk_tov ms after its first packet); we walk its packets and give it
+ * back with TP_STATUS_KERNEL, in block order. A batch may end inside a block: the position is kept.
+ */
+export class RxRingV3 {
+  /** Frames longer than a buffer's data room (or truncated by the kernel), dropped here. */
+  oversize = 0;
+  packets = 0;
+  bytes = 0;
+  private block = 0;
+  /** Packets still unread in the current block (0: no block held). */
+  private left = 0;
+  /** Byte offset of the next packet header within the mapping. */
+  private pkt = 0;
+
+  constructor(
+    private readonly mem: RingMemory,
+    private readonly blockSize: number,
+    private readonly blockNr: number,
+    private readonly pool: Mempool,
+    private readonly poolAddress: number,
+    private readonly c: Libc,
+  ) {}
+
+  receive(ids: Uint32Array, max: number): number {
+    const u32 = this.mem.u32;
+    const u16 = this.mem.u16;
+    const pool = this.pool;
+    const room = pool.dataRoom;
+    let n = 0;
+    while (n < max) {
+      if (this.left === 0) {
+        const b = this.block * this.blockSize;
+        // acquire: the packets of the block are written before its status
+        if ((Atomics.load(u32, (b + BD.blockStatus) >>> 2) & TP_STATUS_USER) === 0) break;
+        this.left = u32[(b + BD.numPkts) >>> 2];
+        this.pkt = b + u32[(b + BD.offsetToFirstPkt) >>> 2];
+        if (this.left === 0) { this.releaseBlock(); continue; }
+      }
+      const p = this.pkt;
+      const snap = u32[(p + H3.snaplen) >>> 2];
+      const len = u32[(p + H3.len) >>> 2];
+      const status = u32[(p + H3.status) >>> 2];
+      const tagged = (status & TP_STATUS_VLAN_VALID) !== 0;
+      const total = tagged ? snap + VLAN_TAG : snap;
+      if (snap < len || total > room) {
+        this.oversize++;
+      } else {
+        const id = pool.alloc();
+        if (id < 0) break; // pool empty: leave the packet in the block for the next call
+        const off = pool.dataOffset(id);
+        const src = this.mem.address + p + u16[(p + H3.mac) >>> 1];
+        if (tagged) this.copyTagged(p, status, src, off, snap);
+        else this.c.memcpyAt(this.poolAddress + off, src, snap);
+        pool.len[id] = total;
+        ids[n++] = id;
+        this.packets++;
+        this.bytes += total;
+      }
+      if (--this.left === 0) this.releaseBlock();
+      else this.pkt = p + u32[(p + H3.nextOffset) >>> 2];
+    }
+    return n;
+  }
+
+  /** The kernel moved the 802.1Q tag into metadata (tp_vlan_tci); put it back after the MAC addresses. */
+  private copyTagged(p: number, status: number, src: number, off: number, snap: number): void {
+    const bytes = this.pool.bytes;
+    const tpid = (status & TP_STATUS_VLAN_TPID_VALID) !== 0 ? this.mem.u16[(p + H3.vlanTpid) >>> 1] : ETH_P_8021Q;
+    const tci = this.mem.u32[(p + H3.vlanTci) >>> 2];
+    this.c.memcpyAt(this.poolAddress + off, src, MAC_PAIR);
+    bytes[off + 12] = tpid >>> 8; bytes[off + 13] = tpid & 0xff;
+    bytes[off + 14] = (tci >>> 8) & 0xff; bytes[off + 15] = tci & 0xff;
+    this.c.memcpyAt(this.poolAddress + off + MAC_PAIR + VLAN_TAG, src + MAC_PAIR, snap - MAC_PAIR);
+  }
+
+  private releaseBlock(): void {
+    const b = this.block * this.blockSize;
+    Atomics.store(this.mem.u32, (b + BD.blockStatus) >>> 2, TP_STATUS_KERNEL);
+    this.left = 0;
+    this.block = this.block + 1 === this.blockNr ? 0 : this.block + 1;
+  }
+}
+
+/**
+ * TX ring of fixed slots (frame_size apart; a V3 socket uses the tpacket3_hdr slot layout, data at
+ * TX_DATA_OFFSET, tp_next_offset 0). A slot is ours while TP_STATUS_AVAILABLE; we fill it and set
+ * TP_STATUS_SEND_REQUEST; the kernel sends every requested slot from its head on the next send() and sets the slot
+ * back to AVAILABLE when the skb is freed (tpacket_destruct_skb).
+ */
+export class TxRing {
+  packets = 0;
+  bytes = 0;
+  /** Frames we refused: shorter than an Ethernet header or longer than the MTU allows. */
+  rejected = 0;
+  /** Whether the last queue() stopped at a busy slot (then a kick is due even if nothing new was queued). */
+  full = false;
+  private head = 0;
+
+  constructor(
+    private readonly mem: RingMemory,
+    /** Byte offset of slot 0 within the mapping. */
+    private readonly base: number,
+    private readonly frameSize: number,
+    private readonly frameNr: number,
+    /** Longest frame the kernel accepts: MTU + 14 (+ 4 for a VLAN tag), as tpacket_snd() computes size_max. */
+    private readonly maxLen: number,
+    private readonly pool: Mempool,
+    private readonly poolAddress: number,
+    private readonly c: Libc,
+  ) {}
+
+  /** Copies ids[0..) into free slots and frees them; returns how many were taken. Sets `full` when a slot was busy. */
+  queue(ids: Uint32Array, n: number): number {
+    const u32 = this.mem.u32;
+    const pool = this.pool;
+    let i = 0;
+    this.full = false;
+    while (i < n) {
+      const slot = this.base + this.head * this.frameSize;
+      if (Atomics.load(u32, (slot + H3.status) >>> 2) !== TP_STATUS_AVAILABLE) { this.full = true; break; }
+      const id = ids[i++];
+      const len = pool.len[id];
+      if (len < 14 || len > this.maxLen) {
+        this.rejected++;
+        pool.free(id);
+        continue;
+      }
+      this.c.memcpyAt(this.mem.address + slot + TX_DATA_OFFSET, this.poolAddress + pool.dataOffset(id), len);
+      u32[(slot + H3.nextOffset) >>> 2] = 0;
+      u32[(slot + H3.len) >>> 2] = len;
+      u32[(slot + H3.snaplen) >>> 2] = len;
+      // release: the frame is written before the kernel can see SEND_REQUEST
+      Atomics.store(u32, (slot + H3.status) >>> 2, TP_STATUS_SEND_REQUEST);
+      pool.free(id);
+      this.packets++;
+      this.bytes += len;
+      this.head = this.head + 1 === this.frameNr ? 0 : this.head + 1;
+    }
+    return i;
+  }
+}

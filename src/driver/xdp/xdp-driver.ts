@@ -1,0 +1,43 @@
+/**
+ * Registers `xdp:IF[@Q][,mode=native|generic|auto]`: interface IF through AF_XDP, first queue Q (default 0),
+ * the XDP program in the driver (native), on the generic skb path (generic), or native when the driver can (auto).
+ */
+import { linuxMemory } from '../../mem/mmap-dma.js';
+import { IxyError } from '../../util/errors.js';
+import { registerDriver, type DeviceSpec } from '../open.js';
+import { type XdpTarget, XdpDevice } from './xdp-device.js';
+import type { XdpModeRequest } from './xdp-program.js';
+import { XDP_PACKET_HEADROOM } from './xsk-socket.js';
+
+const USAGE = 'xdp:IF[@QUEUE][,mode=native|generic|auto] — Linux interface IF through AF_XDP (e.g. xdp:veth0, xdp:eth1@2,mode=generic)';
+
+export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
+  const [head, ...opts] = spec.arg.split(',');
+  const at = head.lastIndexOf('@');
+  const ifname = at < 0 ? head : head.slice(0, at);
+  let queue = 0;
+  if (at >= 0) {
+    const q = head.slice(at + 1);
+    if (!/^\d{1,4}$/.test(q)) throw new IxyError(`'${spec.text}': '${q}' is not a queue number: use xdp:${ifname}@N with N = 0, 1, …`);
+    queue = Number(q);
+  }
+  if (ifname === '') throw new IxyError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`);
+  let mode: XdpModeRequest = 'auto';
+  for (const o of opts) {
+    const m = /^mode=(.*)$/.exec(o);
+    if (!m) throw new IxyError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`);
+    if (m[1] !== 'native' && m[1] !== 'generic' && m[1] !== 'auto') {
+      throw new IxyError(`'${spec.text}': mode '${m[1]}' is invalid: use mode=native, mode=generic or mode=auto`);
+    }
+    mode = m[1];
+  }
+  return { ifname, queue, mode };
+}
+
+registerDriver({
+  kind: 'xdp',
+  usage: USAGE,
+  dmaAllocator: () => linuxMemory,
+  poolHeadroom: XDP_PACKET_HEADROOM,
+  open: (spec, opts) => new XdpDevice(spec.text, parseXdpSpec(spec), opts),
+});
