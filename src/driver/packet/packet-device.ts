@@ -149,6 +149,9 @@ export class PacketDevice implements Device {
 
   close(): void {
     if (this.closed) return;
+    // frames still in the TX ring would be lost with the mapping: give them a moment to leave
+    const deadline = performance.now() + 500;
+    while (!this.tx.idle() && performance.now() < deadline) this.c.sendtoAt(this.sock.fd, 0, 0, MSG_DONTWAIT, 0, 0);
     this.closed = true;
     closeSocket(this.c, this.sock);
   }

@@ -6,7 +6,7 @@
 import type { Mempool } from '../../mem/mempool.js';
 import type { Libc } from '../../sys/libc.js';
 import {
-  BD, ETH_P_8021Q, H3, TP_STATUS_AVAILABLE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_USER,
+  BD, ETH_P_8021Q, H3, TP_STATUS_AVAILABLE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_USER,
   TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TX_DATA_OFFSET,
 } from './tpacket.js';
 
@@ -135,6 +135,16 @@ export class TxRing {
     private readonly poolAddress: number,
     private readonly c: Libc,
   ) {}
+
+  /** Whether every slot is back with us (AVAILABLE or refused by the kernel): nothing is waiting to be sent. */
+  idle(): boolean {
+    const u32 = this.mem.u32;
+    for (let i = 0; i < this.frameNr; i++) {
+      const st = Atomics.load(u32, (this.base + i * this.frameSize + H3.status) >>> 2);
+      if (st === TP_STATUS_SEND_REQUEST || st === TP_STATUS_SENDING) return false;
+    }
+    return true;
+  }
 
   /** Copies ids[0..) into free slots and frees them; returns how many were taken. Sets `full` when a slot was busy. */
   queue(ids: Uint32Array, n: number): number {

@@ -22,6 +22,9 @@ export const DEFAULT_RING_SIZE = 512;
 /** Ethernet header + one VLAN tag on top of the MTU. */
 const L2_OVERHEAD = 14 + 4;
 
+/** How long close() waits for queued frames to be sent. */
+const TX_DRAIN_MS = 500;
+
 export class XdpDevice implements Device {
   readonly driverName: string;
   readonly rxQueues: number;
@@ -136,6 +139,7 @@ export class XdpDevice implements Device {
 
   close(): void {
     if (this.closed) return;
+    for (const s of this.txSocks) s.drainTx(TX_DRAIN_MS);
     if (this.promiscBefore !== null) {
       try { setInterfacePromisc(this.ifname, this.promiscBefore); } catch { /* the interface may be gone */ }
     }

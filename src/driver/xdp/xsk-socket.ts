@@ -374,6 +374,20 @@ export class XskSocket {
     };
   }
 
+  /**
+   * Gives frames still queued for sending up to `ms` to leave (kick, reclaim), so that a program that stops right
+   * after its last txBatch (pktgen --count) does not lose them when the socket closes. Returns how many are left.
+   */
+  drainTx(ms: number): number {
+    if (this.fd < 0 || this.txr === null) return 0;
+    const deadline = performance.now() + ms;
+    while (this.txOwned > 0 && performance.now() < deadline) {
+      libc().sendtoAt(this.fd, 0, 0, MSG_DONTWAIT, 0, 0);
+      this.reclaim();
+    }
+    return this.txOwned;
+  }
+
   /** Closes the socket and unmaps its rings (idempotent). Buffers marked in `owned` are freed by the device. */
   close(): void {
     if (this.fd >= 0) libc().close(this.fd);
