@@ -71,8 +71,12 @@ const COMMANDS: Record<string, Command> = {
   },
   devices: {
     usage: 'ixy devices [options]', positionals: 0,
-    summary: 'list PCI network devices, their kernel driver, and whether ixy.ts may take them',
-    options: { json: JSON_OPT, sysfs: { kind: 'string', help: 'sysfs root (for testing)', default: '/sys' } },
+    summary: 'list PCI network devices and Linux interfaces, their kernel driver, and which specs may take them',
+    options: {
+      json: JSON_OPT,
+      sysfs: { kind: 'string', help: 'sysfs root (for testing)', default: '/sys' },
+      procfs: { kind: 'string', help: 'procfs root, for net/route and net/ipv6_route (for testing)', default: '/proc' },
+    },
   },
 };
 
@@ -183,7 +187,8 @@ async function main(argv: string[]): Promise<number> {
       return verdict.ok ? 0 : 1;
     }
     case 'devices': {
-      const r = devicesReport(v.sysfs as string);
+      const proc = v.procfs as string;
+      const r = devicesReport(v.sysfs as string, { routePath: `${proc}/net/route`, ipv6RoutePath: `${proc}/net/ipv6_route` });
       if (v.json) console.log(JSON.stringify(r)); else printDevices(r, console.log);
       return 0;
     }

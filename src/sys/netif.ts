@@ -1,20 +1,28 @@
 /**
- * Network interfaces of the current network namespace: names, index, MAC/MTU/state from sysfs
- * (Documentation/ABI/testing/sysfs-class-net) and interface flags through the classic ifreq ioctls
- * (netdevice(7): SIOCGIFFLAGS / SIOCSIFFLAGS). Set-up paths only; nothing here is meant for the hot path.
+ * Network interfaces of the current network namespace: names, index, MAC/MTU/state/queues/driver from sysfs
+ * (Documentation/ABI/testing/sysfs-class-net), interface flags through the classic ifreq ioctls
+ * (netdevice(7): SIOCGIFFLAGS / SIOCSIFFLAGS) and the driver name through SIOCETHTOOL (ETHTOOL_GDRVINFO).
+ * Set-up paths only; nothing here is meant for the hot path.
+ *
+ * sysfs shows the network namespace it was mounted in (`ip netns exec` mounts the right one). The sysfs readers
+ * take the sysfs root so that tests can point them at a fake tree.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { IxyError } from '../util/errors.js';
-import { errnoMessage, lastErrno, libc } from './libc.js';
+import { errnoMessage, koffi, lastErrno, libc } from './libc.js';
 
 /** include/uapi/linux/if.h: names are at most IFNAMSIZ - 1 = 15 bytes plus the NUL. */
 export const IFNAMSIZ = 16;
 /** struct ifreq is 40 bytes on x86_64: ifr_name[16] @0, then a 24-byte union (ifr_flags is a short @16). */
 export const IFREQ_SIZE = 40;
 const IFR_FLAGS = 16;
+/** ifr_data (a pointer) shares the union @16. */
+const IFR_DATA = 16;
 // include/uapi/linux/sockios.h
 export const SIOCGIFFLAGS = 0x8913;
 export const SIOCSIFFLAGS = 0x8914;
+const SIOCETHTOOL = 0x8946;
 // include/uapi/linux/if.h (enum net_device_flags)
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
@@ -22,8 +30,14 @@ export const IFF_PROMISC = 0x100;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
+const EPERM = 1;
+const ENODEV = 19;
+// include/uapi/linux/ethtool.h: struct ethtool_drvinfo { u32 cmd; char driver[32]; …} is 196 bytes
+const ETHTOOL_GDRVINFO = 0x3;
+const DRVINFO_SIZE = 196;
+const DRVINFO_DRIVER = 4;
 
-const SYSFS = '/sys/class/net';
+export const SYSFS_ROOT = '/sys';
 
 /**
  * Why `name` is not a valid interface name, or null. The kernel's dev_valid_name(): 1..15 bytes, not `.`/`..`,
@@ -61,54 +75,70 @@ export function ifindexOrZero(name: string): number {
   return libc().if_nametoindex(name);
 }
 
-/** The interface's index; a clear error when it does not exist here. */
+/** The interface's index; a clear error when the name is malformed or no such interface exists here. */
 export function ifindexOf(name: string): number {
+  if (ifnameProblem(name) !== null) {
+    throw new IxyError(`'${name}' is not an interface name (1..${IFNAMSIZ - 1} characters, no whitespace, '/', ':' or '%'): see ip link`);
+  }
   const i = ifindexOrZero(name);
   if (i === 0) throw missingInterface(name);
   return i;
 }
 
-function sysfsRead(name: string, attr: string): string {
+// ---- sysfs ----
+
+/** /sys/class/net/<name> (under `sysfsRoot`). */
+export function ifSysfsDir(name: string, sysfsRoot = SYSFS_ROOT): string {
+  return path.join(sysfsRoot, 'class/net', name);
+}
+
+/**
+ * One attribute of the interface (`mtu`, `statistics/tx_dropped`, …), trimmed. A missing interface directory is
+ * a clear error (also when the interface exists but sysfs was mounted in another namespace); a missing or
+ * unreadable attribute throws the fs error.
+ */
+export function readIfAttr(name: string, attr: string, sysfsRoot = SYSFS_ROOT): string {
+  const dir = ifSysfsDir(name, sysfsRoot);
   try {
-    return fs.readFileSync(`${SYSFS}/${name}/${attr}`, 'utf8').trim();
+    return fs.readFileSync(path.join(dir, attr), 'utf8').trim();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(`${SYSFS}/${name}`)) throw missingInterface(name);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(dir)) {
+      if (sysfsRoot === SYSFS_ROOT && ifnameProblem(name) === null && ifindexOrZero(name) !== 0) {
+        throw new IxyError(
+          `interface '${name}' is in this network namespace but ${path.dirname(dir)} does not show it: ` +
+            'sysfs was mounted in another namespace; run through ip netns exec',
+        );
+      }
+      throw missingInterface(name);
+    }
     throw e;
   }
 }
 
-/** The interface's MAC as six bytes (all zero for interfaces without one). */
-export function readMac(name: string): Uint8Array {
-  const text = sysfsRead(name, 'address');
-  const mac = new Uint8Array(6);
-  const parts = text.split(':');
-  for (let i = 0; i < 6 && i < parts.length; i++) mac[i] = parseInt(parts[i], 16) || 0;
-  return mac;
+/** The interface's MAC as six bytes (all zero for interfaces without a 6-byte address: lo, tun, tunnels). */
+export function readMac(name: string, sysfsRoot = SYSFS_ROOT): Uint8Array {
+  const parts = readIfAttr(name, 'address', sysfsRoot).split(':');
+  if (parts.length !== 6) return new Uint8Array(6);
+  return Uint8Array.from(parts, (p) => parseInt(p, 16) & 0xff);
 }
 
-export function readMtu(name: string): number {
-  return Number(sysfsRead(name, 'mtu'));
+export function readMtu(name: string, sysfsRoot = SYSFS_ROOT): number {
+  return Number(readIfAttr(name, 'mtu', sysfsRoot));
 }
 
 /** RFC 2863 operational state: `up`, `down`, `lowerlayerdown`, `unknown` (no carrier notion, e.g. lo), … */
-export function readOperstate(name: string): string {
-  return sysfsRead(name, 'operstate');
-}
-
-/** Whether the interface can pass traffic: operstate `up`, or `unknown` with IFF_UP (lo, some virtual links). */
-export function isLinkUp(name: string): boolean {
-  const s = readOperstate(name);
-  return s === 'up' || (s === 'unknown' && (getIfFlags(name) & IFF_UP) !== 0);
+export function readOperstate(name: string, sysfsRoot = SYSFS_ROOT): string {
+  return readIfAttr(name, 'operstate', sysfsRoot);
 }
 
 /**
  * Speed in Mbit/s from sysfs, or -1 when the driver does not report one. Reading `speed` fails with EINVAL
  * while the link is down, and virtual interfaces often answer -1 (unknown).
  */
-export function readSpeedMbps(name: string): number {
+export function readSpeedMbps(name: string, sysfsRoot = SYSFS_ROOT): number {
   let text: string;
   try {
-    text = sysfsRead(name, 'speed');
+    text = readIfAttr(name, 'speed', sysfsRoot);
   } catch (e) {
     if (e instanceof IxyError) throw e;
     return -1;
@@ -116,6 +146,44 @@ export function readSpeedMbps(name: string): number {
   const v = Number(text);
   return Number.isInteger(v) && v > 0 ? v : -1;
 }
+
+/** RX and TX queue counts (the rx-N / tx-N entries of `queues/`), or null when sysfs does not show them. */
+export function readQueueCounts(name: string, sysfsRoot = SYSFS_ROOT): { rx: number; tx: number } | null {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(path.join(ifSysfsDir(name, sysfsRoot), 'queues'));
+  } catch {
+    return null;
+  }
+  return { rx: entries.filter((n) => n.startsWith('rx-')).length, tx: entries.filter((n) => n.startsWith('tx-')).length };
+}
+
+/** `KEY=value` from a uevent file, or null. */
+function ueventValue(file: string, key: string): string | null {
+  try {
+    const m = new RegExp(`^${key}=(.*)$`, 'm').exec(fs.readFileSync(file, 'utf8'));
+    return m ? m[1].trim() || null : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The kernel driver as sysfs tells it: the `device/driver` link (hardware and virtio NICs), DRIVER= in
+ * `device/uevent` or `uevent`, `tun` for tun/tap interfaces (they have `tun_flags`). Null for virtual interfaces
+ * sysfs says nothing about (veth, bridge, dummy, …): ethtoolDriver() knows those.
+ */
+export function readSysfsDriver(name: string, sysfsRoot = SYSFS_ROOT): string | null {
+  const dir = ifSysfsDir(name, sysfsRoot);
+  try {
+    return path.basename(fs.readlinkSync(path.join(dir, 'device/driver')));
+  } catch { /* no parent device, or it has no driver */ }
+  const fromUevent = ueventValue(path.join(dir, 'device/uevent'), 'DRIVER') ?? ueventValue(path.join(dir, 'uevent'), 'DRIVER');
+  if (fromUevent) return fromUevent;
+  return fs.existsSync(path.join(dir, 'tun_flags')) ? 'tun' : null;
+}
+
+// ---- ioctls ----
 
 /** Runs `fn` with a throwaway AF_INET datagram socket: the handle the SIOC*IF* ioctls need (netdevice(7)). */
 function withControlSocket<T>(fn: (fd: number) => T): T {
@@ -132,33 +200,56 @@ function withControlSocket<T>(fn: (fd: number) => T): T {
 function ifreqIoctl(fd: number, req: number, ifr: Buffer, name: string, what: string): void {
   if (libc().ioctl(fd, req, ifr) < 0) {
     const errno = lastErrno();
-    if (errno === 19 /* ENODEV */) throw missingInterface(name);
-    if (errno === 1 /* EPERM */) throw new IxyError(`${errnoMessage(`${what} on ${name}`, errno)}: needs root or CAP_NET_ADMIN`);
+    if (errno === ENODEV) throw missingInterface(name);
+    if (errno === EPERM) throw new IxyError(`${errnoMessage(`${what} on ${name}`, errno)}: needs root or CAP_NET_ADMIN`);
     throw new IxyError(errnoMessage(`${what} on ${name}`, errno));
   }
 }
 
-/** The interface flags (IFF_UP, IFF_PROMISC, …) through SIOCGIFFLAGS. */
-export function getIfFlags(name: string): number {
+function ifreqFor(name: string): Buffer {
   const ifr = Buffer.alloc(IFREQ_SIZE);
   writeIfreqName(ifr, name);
+  return ifr;
+}
+
+/**
+ * The driver name ethtool -i shows (veth, tun, virtio_net, …) through SIOCETHTOOL / ETHTOOL_GDRVINFO (no
+ * privileges needed), or null when the interface has none (lo) or is not in this namespace.
+ */
+export function ethtoolDriver(name: string): string | null {
+  if (ifnameProblem(name) !== null) return null;
+  const info = Buffer.alloc(DRVINFO_SIZE);
+  info.writeUInt32LE(ETHTOOL_GDRVINFO, 0);
+  const ifr = ifreqFor(name);
+  ifr.writeBigUInt64LE(koffi().address(info) as bigint, IFR_DATA);
+  const ok = withControlSocket((fd) => libc().ioctl(fd, SIOCETHTOOL, ifr) >= 0);
+  if (!ok) return null;
+  const end = info.indexOf(0, DRVINFO_DRIVER);
+  const driver = info.toString('utf8', DRVINFO_DRIVER, end < 0 || end > DRVINFO_DRIVER + 32 ? DRVINFO_DRIVER + 32 : end);
+  return driver || null;
+}
+
+/** The interface flags (IFF_UP, IFF_PROMISC, …) through SIOCGIFFLAGS. */
+export function getIfFlags(name: string): number {
+  const ifr = ifreqFor(name);
   return withControlSocket((fd) => {
     ifreqIoctl(fd, SIOCGIFFLAGS, ifr, name, 'SIOCGIFFLAGS');
     return ifr.readUInt16LE(IFR_FLAGS);
   });
 }
 
-/** Sets or clears `bits` in the interface flags (read-modify-write through SIOCGIFFLAGS / SIOCSIFFLAGS). */
-export function changeIfFlags(name: string, bits: number, on: boolean): void {
-  const ifr = Buffer.alloc(IFREQ_SIZE);
-  writeIfreqName(ifr, name);
-  withControlSocket((fd) => {
+/** Sets or clears `bits` in the interface flags (read-modify-write through SIOCGIFFLAGS / SIOCSIFFLAGS); returns the old flags. */
+export function changeIfFlags(name: string, bits: number, on: boolean): number {
+  const ifr = ifreqFor(name);
+  return withControlSocket((fd) => {
     ifreqIoctl(fd, SIOCGIFFLAGS, ifr, name, 'SIOCGIFFLAGS');
     const old = ifr.readUInt16LE(IFR_FLAGS);
     const flags = on ? old | bits : old & ~bits;
-    if (flags === old) return;
-    ifr.writeUInt16LE(flags & 0xffff, IFR_FLAGS);
-    ifreqIoctl(fd, SIOCSIFFLAGS, ifr, name, 'SIOCSIFFLAGS');
+    if (flags !== old) {
+      ifr.writeUInt16LE(flags & 0xffff, IFR_FLAGS);
+      ifreqIoctl(fd, SIOCSIFFLAGS, ifr, name, 'SIOCSIFFLAGS');
+    }
+    return old;
   });
 }
 
@@ -170,7 +261,42 @@ export function getPromisc(name: string): boolean {
   return (getIfFlags(name) & IFF_PROMISC) !== 0;
 }
 
-/** IFF_PROMISC on the interface itself (stays set after the process exits; AF_PACKET prefers PACKET_MR_PROMISC). */
-export function setIfPromisc(name: string, on: boolean): void {
-  changeIfFlags(name, IFF_PROMISC, on);
+/**
+ * IFF_PROMISC on the interface itself (stays set after the process exits; AF_PACKET prefers PACKET_MR_PROMISC).
+ * Returns whether it was set before. Changing it needs CAP_NET_ADMIN.
+ */
+export function setIfPromisc(name: string, on: boolean): boolean {
+  return (changeIfFlags(name, IFF_PROMISC, on) & IFF_PROMISC) !== 0;
+}
+
+// ---- link state ----
+
+/**
+ * Whether the interface can pass traffic: operstate `up`, or `unknown` with IFF_UP (lo, some virtual links).
+ * False when it is down or gone (deleted, moved to another namespace).
+ */
+export function isLinkUp(name: string): boolean {
+  try {
+    const s = readOperstate(name);
+    return s === 'up' || (s === 'unknown' && (getIfFlags(name) & IFF_UP) !== 0);
+  } catch (e) {
+    if (e instanceof IxyError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Link speed for Device.linkSpeedMbps(): 0 while the link is down or gone, the sysfs speed while it is up, and
+ * `unknownMbps` for links that pass traffic without reporting a speed (tun, many virtual NICs).
+ */
+export function linkSpeedMbps(name: string, unknownMbps: number): number {
+  if (!isLinkUp(name)) return 0;
+  let s: number;
+  try {
+    s = readSpeedMbps(name);
+  } catch (e) {
+    if (e instanceof IxyError) return 0; // gone meanwhile
+    throw e;
+  }
+  return s > 0 ? s : unknownMbps;
 }

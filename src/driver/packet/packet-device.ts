@@ -6,7 +6,7 @@
 import type { Mempool } from '../../mem/mempool.js';
 import { regionAddress } from '../../mem/mmap-dma.js';
 import { errnoMessage, lastErrno, libc, type Libc } from '../../sys/libc.js';
-import { ifindexOf, isLinkUp, readMac, readMtu, readSpeedMbps } from '../../sys/netif.js';
+import { ifindexOf, linkSpeedMbps, readMac, readMtu } from '../../sys/netif.js';
 import { IxyError } from '../../util/errors.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
 import { openPacketSocket, type PacketSocket } from './packet-socket.js';
@@ -123,20 +123,8 @@ export class PacketDevice implements Device {
   }
 
   linkSpeedMbps(): number {
-    if (!this.linkUp()) return 0;
-    const s = readSpeedMbps(this.ifname);
     // Virtual links without a speed (-1) still pass traffic: report 10 Gbit/s rather than "down".
-    return s > 0 ? s : 10000;
-  }
-
-  /** Up, or false when the interface is down or gone (deleted, moved to another namespace). */
-  private linkUp(): boolean {
-    try {
-      return isLinkUp(this.ifname);
-    } catch (e) {
-      if (e instanceof IxyError) return false;
-      throw e;
-    }
+    return linkSpeedMbps(this.ifname, 10000);
   }
 
   macAddress(): Uint8Array {

@@ -5,11 +5,10 @@
  * The interface may be moved to another namespace (`ip link set NAME netns NS`): the fds keep working, but our
  * sysfs and ioctls no longer see it, so the MAC is read at open time and cached.
  */
-import * as fs from 'node:fs';
 import type { Mempool } from '../../mem/mempool.js';
 import { linuxMemory, regionAddress, type MappedRegion } from '../../mem/mmap-dma.js';
 import { lastErrno, libc, type Libc } from '../../sys/libc.js';
-import { ifindexOf, ifindexOrZero, isLinkUp, readMac, setIfPromisc, setIfUp } from '../../sys/netif.js';
+import { ifindexOf, ifindexOrZero, isLinkUp, readIfAttr, readMac, setIfPromisc, setIfUp } from '../../sys/netif.js';
 import { IxyError } from '../../util/errors.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
 import { openTapQueues } from './tun.js';
@@ -171,7 +170,7 @@ export class TapDevice implements Device {
   private readKernelDrops(): number {
     if (!this.visible()) return this.lastKernelDrops;
     try {
-      this.lastKernelDrops = Number(fs.readFileSync(`/sys/class/net/${this.ifname}/statistics/tx_dropped`, 'utf8'));
+      this.lastKernelDrops = Number(readIfAttr(this.ifname, 'statistics/tx_dropped'));
     } catch { /* moved away meanwhile */ }
     return this.lastKernelDrops;
   }

@@ -3,9 +3,8 @@
  * "Multiqueue tuntap interface"; include/uapi/linux/if_tun.h). Each fd is one queue; the interface exists as
  * long as one fd is attached (unless someone made it persistent with TUNSETPERSIST).
  */
-import * as fs from 'node:fs';
 import { errnoMessage, F_GETFL, F_SETFL, lastErrno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR } from '../../sys/libc.js';
-import { ifindexOrZero, IFREQ_SIZE, readIfreqName, writeIfreqName } from '../../sys/netif.js';
+import { ifindexOrZero, IFREQ_SIZE, readIfAttr, readIfreqName, writeIfreqName } from '../../sys/netif.js';
 import { IxyError } from '../../util/errors.js';
 
 export const TUN_PATH = '/dev/net/tun';
@@ -35,7 +34,7 @@ function existingProblem(name: string, multiQueue: boolean): string | null {
   if (name.includes('%') || ifindexOrZero(name) === 0) return null;
   let flags: number;
   try {
-    flags = parseInt(fs.readFileSync(`/sys/class/net/${name}/tun_flags`, 'utf8'), 16);
+    flags = parseInt(readIfAttr(name, 'tun_flags'), 16);
   } catch {
     return `interface '${name}' exists and is not a TAP interface: pick another name, or remove it (ip link del ${name})`;
   }

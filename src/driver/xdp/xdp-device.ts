@@ -7,7 +7,7 @@ import type { Mempool } from '../../mem/mempool.js';
 import { regionAddress } from '../../mem/mmap-dma.js';
 import { IxyError } from '../../util/errors.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
-import { interfaceIndex, interfaceMac, interfaceMtu, interfaceSpeedMbps, rxQueueCount, setInterfacePromisc } from './netif.js';
+import { ifindexOf, linkSpeedMbps, readMac, readMtu, readQueueCounts, setIfPromisc } from '../../sys/netif.js';
 import { type XdpMode, type XdpModeRequest, XdpRedirect } from './xdp-program.js';
 import { type BindMode, XDP_PACKET_HEADROOM, XskSocket, type XskStatistics } from './xsk-socket.js';
 
@@ -21,6 +21,13 @@ export interface XdpTarget {
 export const DEFAULT_RING_SIZE = 512;
 /** Ethernet header + one VLAN tag on top of the MTU. */
 const L2_OVERHEAD = 14 + 4;
+/** Link speed reported for an up interface that tells none (tun, some virtual NICs). */
+const UNKNOWN_SPEED_MBPS = 1000;
+
+/** The largest MTU whose frames (plus an Ethernet header and a VLAN tag) fit an AF_XDP chunk of `entrySize` bytes. */
+export function xdpMaxMtu(entrySize: number): number {
+  return entrySize - XDP_PACKET_HEADROOM - L2_OVERHEAD;
+}
 
 /** How long close() waits for queued frames to be sent. */
 const TX_DRAIN_MS = 500;
@@ -58,10 +65,10 @@ export class XdpDevice implements Device {
     this.ringSize = opts.ringSize ?? DEFAULT_RING_SIZE;
     checkOptions(spec, opts.pool, this.rxQueues, this.txQueues, this.ringSize);
     const umemAddr = regionAddress(opts.pool.region);
-    this.ifindex = interfaceIndex(t.ifname);
+    this.ifindex = ifindexOf(t.ifname);
     const nq = Math.max(this.rxQueues, this.txQueues);
     const queues = checkInterface(t, nq, opts.pool);
-    this.mac = interfaceMac(t.ifname);
+    this.mac = readMac(t.ifname);
     this.owned = new Uint8Array(opts.pool.count);
     try {
       this.prog = XdpRedirect.attach(t.ifname, this.ifindex, Math.max(queues ?? 0, t.queue + nq), t.mode);
@@ -119,12 +126,12 @@ export class XdpDevice implements Device {
   }
 
   setPromisc(on: boolean): void {
-    const was = setInterfacePromisc(this.ifname, on);
+    const was = setIfPromisc(this.ifname, on);
     if (this.promiscBefore === null) this.promiscBefore = was;
   }
 
   linkSpeedMbps(): number {
-    return interfaceSpeedMbps(this.ifname);
+    return linkSpeedMbps(this.ifname, UNKNOWN_SPEED_MBPS);
   }
 
   macAddress(): Uint8Array {
@@ -141,7 +148,7 @@ export class XdpDevice implements Device {
     if (this.closed) return;
     for (const s of this.txSocks) s.drainTx(TX_DRAIN_MS);
     if (this.promiscBefore !== null) {
-      try { setInterfacePromisc(this.ifname, this.promiscBefore); } catch { /* the interface may be gone */ }
+      try { setIfPromisc(this.ifname, this.promiscBefore); } catch { /* the interface may be gone */ }
     }
     this.teardown();
   }
@@ -183,18 +190,18 @@ function checkOptions(spec: string, pool: Mempool, rxq: number, txq: number, rin
 
 /** Checks queues and MTU against sysfs; returns the interface's queue count (null if sysfs does not show it). */
 function checkInterface(t: XdpTarget, nq: number, pool: Mempool): number | null {
-  const queues = rxQueueCount(t.ifname);
+  const queues = readQueueCounts(t.ifname)?.rx ?? null;
   if (queues !== null && t.queue + nq > queues) {
     const have = queues === 1 ? '1 queue (0)' : `${queues} queues (0..${queues - 1})`;
     const wanted = nq === 1 ? `queue ${t.queue}` : `queues ${t.queue}..${t.queue + nq - 1}`;
     throw new IxyError(`${wanted} of ${t.ifname} do${nq === 1 ? 'es' : ''} not exist: it has ${have}; pick one with xdp:${t.ifname}@N or use fewer queues`);
   }
-  const mtu = interfaceMtu(t.ifname);
-  const room = pool.dataRoom; // entry size - 256: what a chunk holds after XDP_PACKET_HEADROOM
-  if (mtu !== null && mtu + L2_OVERHEAD > room) {
+  const mtu = readMtu(t.ifname);
+  const max = xdpMaxMtu(pool.entrySize); // checkOptions made sure the pool's headroom is XDP_PACKET_HEADROOM
+  if (mtu > max) {
     throw new IxyError(
-      `MTU ${mtu} of ${t.ifname} is too large for ${pool.entrySize}-byte mempool buffers (frames up to ${room} bytes): ` +
-        `lower it to ${room - L2_OVERHEAD} or less (ip link set dev ${t.ifname} mtu ${room - L2_OVERHEAD})` +
+      `MTU ${mtu} of ${t.ifname} is too large for ${pool.entrySize}-byte mempool buffers (frames up to ${pool.dataRoom} bytes): ` +
+        `lower it to ${max} or less (ip link set dev ${t.ifname} mtu ${max})` +
         (pool.entrySize < 4096 ? ' or use 4096-byte buffers' : ''),
     );
   }
