@@ -36,11 +36,7 @@ import {
 import { BPF_FUNC, BpfAsm, R0, R1, R2, R3, R4 } from '../src/sys/bpf-asm.js';
 import { koffi } from '../src/sys/libc.js';
 
-// enum xdp_action (include/uapi/linux/bpf.h).
-export const XDP_ABORTED = 0;
-export const XDP_DROP = 1;
-export const XDP_PASS = 2;
-export const XDP_REDIRECT = 4;
+import { XDP_ABORTED, XDP_DROP, XDP_PASS } from '../src/sys/bpf.js';
 /** TC_ACT_SHOT (include/uapi/linux/pkt_cls.h): drop the packet. */
 export const TC_ACT_SHOT = 2;
 /** struct xdp_md: data, data_end, ingress_ifindex (include/uapi/linux/bpf.h). */

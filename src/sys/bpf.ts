@@ -30,6 +30,13 @@ export const BPF_MAP_TYPE_DEVMAP_HASH = 25;
 export const BPF_PROG_TYPE_SCHED_CLS = 3;
 export const BPF_PROG_TYPE_XDP = 6;
 
+// XDP actions (enum xdp_action, include/uapi/linux/bpf.h)
+export const XDP_ABORTED = 0;
+export const XDP_DROP = 1;
+export const XDP_PASS = 2;
+export const XDP_TX = 3;
+export const XDP_REDIRECT = 4;
+
 // enum bpf_attach_type
 export const BPF_XDP = 37;
 export const BPF_TCX_INGRESS = 46;

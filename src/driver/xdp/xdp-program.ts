@@ -10,12 +10,7 @@ import {
 import { BPF_FUNC, BpfAsm, R0, R1, R2, R3 } from '../../sys/bpf-asm.js';
 import { IxyError } from '../../util/errors.js';
 
-// XDP actions (enum xdp_action, include/uapi/linux/bpf.h).
-export const XDP_ABORTED = 0;
-export const XDP_DROP = 1;
-export const XDP_PASS = 2;
-export const XDP_TX = 3;
-export const XDP_REDIRECT = 4;
+import { XDP_PASS } from '../../sys/bpf.js';
 
 /** Offsets in `struct xdp_md`, the XDP program's context (include/uapi/linux/bpf.h). */
 export const XDP_MD = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20 } as const;
