@@ -19,7 +19,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Forwarder } from '../src/apps/forward.js';
 import { type Device, dmaAllocatorFor, openDevice, parseDeviceSpec, SimNic, type SimHandles } from '../src/driver/index.js';
 import { Mempool } from '../src/mem/mempool.js';
-import { pinThisThread, threadCpuNs } from '../src/sys/cpu.js';
+import { makeThisThreadRealtime, pinThisThread, threadCpuNs } from '../src/sys/cpu.js';
 
 // ---- control words (Int32Array over `ctl`) ----
 export const W_CMD = 0; // main → worker: CMD_*
@@ -82,6 +82,8 @@ export interface FwdWorkerConfig {
   calibrateSteps: number;
   /** Diagnostic: sample this thread's allocations (V8 sampling heap profiler) over the measured interval. */
   allocProfile: boolean;
+  /** SCHED_FIFO for this thread. */
+  realtime: boolean;
   ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
 }
@@ -121,6 +123,7 @@ const BLOCK = 16;
 function main(cfg: FwdWorkerConfig): void {
   const post = (m: FwdWorkerMessage): void => parentPort!.postMessage(m);
   const pinned = cfg.cpu >= 0 ? pinThisThread(cfg.cpu) : false;
+  if (cfg.realtime && !makeThisThreadRealtime(50)) throw new Error('SCHED_FIFO refused: --realtime needs root (CAP_SYS_NICE)');
   const nic = SimNic.attach(cfg.sim);
   SimNic.setCurrent(nic);
   const specs = ['sim:0', 'sim:1'].map(parseDeviceSpec);

@@ -79,6 +79,8 @@ interface Options {
   repeat: number;
   /** Diagnostic: sampling heap profiler in the forwarding thread over the measured interval. */
   allocProfile: boolean;
+  /** Run the model and forwarding threads SCHED_FIFO (root): other processes no longer preempt them. */
+  realtime: boolean;
   /** Redraw the SVGs from the JSON files in bench/results without running anything. */
   replot: boolean;
 }
@@ -100,6 +102,8 @@ const HELP = `usage: node dist/bench/fwd-sim.js [options]   (or: npm run bench:f
   --retries <n>      re-run a measurement during which other processes used > --max-other % of a CPU (default 3)
   --max-other <pct>  interference threshold, % of one CPU (default 15)
   --repeat <n>       runs per batch size; reports the median (by busy cycles/packet) and lists all (default 1)
+  --realtime         run the model and forwarding threads SCHED_FIFO (root): other processes cannot preempt them, but
+                     the kernel still gives ordinary tasks their share (fair server) in gaps of up to 50 ms
   --alloc-profile    diagnostic: sample the forwarding thread's allocations over the measured interval and list the sites
   --replot           only redraw fwd-sim.svg / fwd-sim-latency.svg from the JSON files in bench/results
   --out <file>       also write the single-batch / latency result to this JSON file
@@ -113,7 +117,7 @@ function parseOptions(argv: string[]): Options {
       batch: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, rate: { type: 'string' },
       'ring-size': { type: 'string' }, 'pool-size': { type: 'string' }, 'no-pin': { type: 'boolean' },
       json: { type: 'boolean' }, latency: { type: 'boolean' }, 'trace-gc-run': { type: 'boolean' }, out: { type: 'string' },
-      'calibrate-steps': { type: 'string' }, 'quiet-wait': { type: 'string' }, retries: { type: 'string' }, 'max-other': { type: 'string' }, repeat: { type: 'string' }, 'alloc-profile': { type: 'boolean' }, replot: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'calibrate-steps': { type: 'string' }, 'quiet-wait': { type: 'string' }, retries: { type: 'string' }, 'max-other': { type: 'string' }, repeat: { type: 'string' }, 'alloc-profile': { type: 'boolean' }, realtime: { type: 'boolean' }, replot: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -144,6 +148,7 @@ function parseOptions(argv: string[]): Options {
     maxOther: num('max-other', values['max-other'], 15, (n) => n > 0),
     repeat: num('repeat', values.repeat, 1, (n) => Number.isInteger(n) && n >= 1),
     allocProfile: values['alloc-profile'] === true,
+    realtime: values.realtime === true,
     replot: values.replot === true,
   };
   if (o.batch !== null && o.batch > o.ringSize) throw new Error(`--batch ${o.batch} exceeds the ring size ${o.ringSize}`);
@@ -343,7 +348,7 @@ class FwdThread {
   constructor(nic: SimNic, batch: number, o: Options) {
     const cfg: FwdWorkerConfig = {
       kind: 'fwd-sim', sim: nic.handles, batch, ringSize: o.ringSize, poolSize: o.poolSize, cpu: o.pin ? 1 : -1,
-      calibrateSteps: o.calibrateSteps, allocProfile: o.allocProfile, ctl: this.ctl.buffer as SharedArrayBuffer, stats: this.f.buffer as SharedArrayBuffer,
+      calibrateSteps: o.calibrateSteps, allocProfile: o.allocProfile, realtime: o.realtime, ctl: this.ctl.buffer as SharedArrayBuffer, stats: this.f.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(new URL('./fwd-sim-worker.js', import.meta.url), { workerData: cfg });
     this.worker.on('message', (m: FwdWorkerMessage) => {
@@ -430,7 +435,7 @@ async function runOne(batch: number, o: Options, log: (l: string) => void): Prom
 
 async function runProbed(batch: number, o: Options, log: (l: string) => void): Promise<RunResult> {
   const rttNs = await crossCoreRttNs(o.pin);
-  const nic = await SimNic.start({ ports: 2, wire: 'tester', cpu: o.pin ? 0 : -1 });
+  const nic = await SimNic.start({ ports: 2, wire: 'tester', cpu: o.pin ? 0 : -1, realtime: o.realtime });
   const fwd = new FwdThread(nic, batch, o);
   try {
     await fwd.until(() => fwd.ready !== null, 'device bring-up');
@@ -842,7 +847,7 @@ async function latency(o: Options): Promise<void> {
         'tester at generation, read by the sink when sim:1 transmits it, both on the model thread clock), recorded in a log-linear ' +
         'histogram (≤ 3.1 % bucket error); percentiles are bucket midpoints, max is exact.',
     ],
-    config: { offeredMpps: o.rate, batch: o.batch, seconds: o.seconds, warmupSeconds: o.warmup, ringSize: o.ringSize, poolSize: o.poolSize, pinned: o.pin },
+    config: { offeredMpps: o.rate, batch: o.batch, seconds: o.seconds, warmupSeconds: o.warmup, ringSize: o.ringSize, poolSize: o.poolSize, pinned: o.pin, realtime: o.realtime },
     batch: r.batch,
     offeredMpps: o.rate,
     mpps: r.mpps,

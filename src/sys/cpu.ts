@@ -40,3 +40,16 @@ export function pinThisThread(cpu: number): boolean {
   mask[cpu >> 3] = 1 << (cpu & 7);
   return libc().sched_setaffinity(0, CPU_SET_BYTES, mask) === 0;
 }
+
+// include/uapi/linux/sched.h
+const SCHED_FIFO = 1;
+
+/**
+ * Makes the calling thread real-time (SCHED_FIFO at `priority`, 1..99; root or CAP_SYS_NICE): ordinary processes
+ * no longer preempt it, only the kernel's fair-server share (sched_rt_runtime_us) lets them run. False on failure.
+ */
+export function makeThisThreadRealtime(priority: number): boolean {
+  const param = Buffer.alloc(4); // struct sched_param { int sched_priority; }
+  param.writeInt32LE(priority, 0);
+  return libc().sched_setscheduler(0, SCHED_FIFO, param) === 0;
+}

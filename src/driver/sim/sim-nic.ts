@@ -23,6 +23,8 @@ export interface SimNicOptions {
   cpu?: number;
   /** With wire 'linux': the interface each port's wire is on (one per port, in this network namespace). */
   linuxInterfaces?: string[];
+  /** Run the model thread SCHED_FIFO (root): benchmarks only. */
+  realtime?: boolean;
 }
 
 /** Everything another thread needs to use the same simulated NIC (structured-clonable). */
@@ -34,6 +36,7 @@ export interface SimHandles {
   wire: SimWiring;
   cpu?: number;
   linuxInterfaces?: string[];
+  realtime?: boolean;
 }
 
 export interface Latency { count: number; meanUs: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number }
@@ -97,6 +100,7 @@ export class SimNic {
       wire: opts.wire ?? 'tester',
       cpu: opts.cpu ?? -1,
       linuxInterfaces: opts.linuxInterfaces,
+      realtime: opts.realtime === true,
     };
     SimDmaAllocator.init(handles.phys);
     const g = new Int32Array(handles.ctl);
