@@ -44,7 +44,7 @@ export class PacketDevice implements Device {
     this.ringSize = ringSize;
     this.sock = sock;
     const poolAddress = Number(regionAddress(opts.pool.region));
-    const mem = { u32: new Uint32Array(sock.buffer), u16: new Uint16Array(sock.buffer), address: Number(sock.address) };
+    const mem = { u32: new Uint32Array(sock.buffer), u16: new Uint16Array(sock.buffer), view: new DataView(sock.buffer), address: Number(sock.address) };
     this.rx = new RxRingV3(mem, sock.rx.blockSize, sock.rx.blockNr, opts.pool, poolAddress, this.c);
     const maxLen = readMtu(ifname) + ETH_HLEN + VLAN_HLEN;
     const txBase = sock.rx.blockSize * sock.rx.blockNr;
