@@ -4,6 +4,7 @@ import { runDemo } from '../apps/demo.js';
 import { devicesReport, printDevices } from '../apps/devices.js';
 import { PKTGEN_STREAM } from '../apps/pktgen.js';
 import { type RunResult, runDataplane } from '../apps/run.js';
+import type { DeviceInfo } from '../apps/dataplane.js';
 import { fmt } from '../apps/stats-format.js';
 import { parseDeviceSpec, SimNic } from '../driver/index.js';
 import { IxyError } from '../util/errors.js';
@@ -148,6 +149,11 @@ function parseMac(s: string): number[] {
   return m;
 }
 
+/** One line per device once it is up: which driver (and mode) runs it, its MAC and link. */
+function printDevicesUp(devices: DeviceInfo[]): void {
+  for (const d of devices) console.log(`[${d.spec}] up: driver ${d.driver}, MAC ${d.mac}, link ${d.linkMbps > 0 ? `${d.linkMbps} Mbit/s` : 'down'}`);
+}
+
 function printTotals(r: RunResult, what: string): void {
   const secs = r.elapsedMs / 1000;
   console.log(`totals after ${fmt(secs, 1)} s (${r.stoppedBy === 'signal' ? 'stopped by signal' : 'time is up'}): ${what} ${r.work} ` +
@@ -196,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
       const nic = await simFor(pos, v['sim-rate'] as number, v['sim-wire'] as string);
       try {
         const r = await runDataplane({ app: 'fwd', devices: pos, force: v.force === true, promisc: true, rateMpps: 0, dst: [], cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, live: v.json !== true });
+          { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp });
         if (v.json) console.log(JSON.stringify(r)); else printTotals(r, 'forwarded');
         return 0;
       } finally { await nic?.stop(); }
@@ -206,7 +212,7 @@ async function main(argv: string[]): Promise<number> {
       const nic = await simFor(pos, 0, v['sim-wire'] as string);
       try {
         const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, count: v.count as number, cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, live: v.json !== true, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
+          { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
         const sink = nic ? nic.tester(Number(parseDeviceSpec(pos[0]).arg)).streams[PKTGEN_STREAM] : null;
         if (v.json) console.log(JSON.stringify({ ...r, sink }));
         else {
@@ -222,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
         const r = await runDataplane({
           app: 'pcap', devices: [pos[0]], force: v.force === true, promisc: v['no-promisc'] !== true, rateMpps: 0, dst: [],
           count: v.count as number, pcapFile: pos[1], snaplen: v.snaplen as number, cpu: v.cpu as number, ...common,
-        }, nic, { seconds: v.seconds as number | undefined, live: v.json !== true });
+        }, nic, { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp });
         if (v.json) console.log(JSON.stringify({ ...r, file: pos[1] }));
         else { printTotals(r, 'captured'); console.log(`  wrote ${pos[1]}`); }
         return 0;
