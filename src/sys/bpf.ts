@@ -171,6 +171,23 @@ const LOG_SIZE = 1 << 20;
  * BPF_PROG_LOAD; returns the program fd. If the verifier refuses the program, loads it again with the log on and
  * throws a BpfError whose message ends with the log's last lines (all of it in `verifierLog`).
  */
+const EAGAIN = 11;
+const LOAD_ATTEMPTS = 5;
+
+/**
+ * BPF_PROG_LOAD can fail with EAGAIN for reasons that pass (seen here while another program was being loaded;
+ * libbpf retries it too): try a few times before giving up.
+ */
+function loadRetrying(load: () => number): number {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return load();
+    } catch (e) {
+      if (!(e instanceof BpfError) || e.errno !== EAGAIN || attempt >= LOAD_ATTEMPTS) throw e;
+    }
+  }
+}
+
 export function loadProgram(p: ProgSpec): number {
   const insns = Buffer.from(p.insns);
   const license = Buffer.from(`${p.license ?? 'Dual MIT/GPL'}\0`, 'latin1');
@@ -191,7 +208,7 @@ export function loadProgram(p: ProgSpec): number {
   };
   if (insns.length === 0 || insns.length % 8 !== 0) throw new IxyError('bpf program is empty or not a whole number of instructions');
   try {
-    return bpfCall(BPF_PROG_LOAD, build(null));
+    return loadRetrying(() => bpfCall(BPF_PROG_LOAD, build(null)));
   } catch (e) {
     if (!(e instanceof BpfError) || (e.errno !== 22 && e.errno !== 13)) throw e; // only EINVAL/EACCES come from the verifier
     const log = Buffer.alloc(LOG_SIZE);
