@@ -1,0 +1,555 @@
+/**
+ * `npm run vm -- [options] <command>`: boots a small QEMU guest (Debian kernel, an initramfs built here from
+ * busybox-static + the host's node and its libraries), shares the project root with 9p at the same path, runs
+ * <command> there as root, prints its stdout/stderr and powers off. The exit status is the command's.
+ * See ../shared/facts/qemu-guest.md for what works on this kind of VM, and `--help` below.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Exit codes of the harness itself (anything else is the guest command's status). */
+export const EXIT_SKIP = 77; // QEMU cannot run here: one line "vm: skipped: <reason>" on stderr
+export const EXIT_HARNESS = 125; // the guest died (no exit status came back) or the harness failed
+export const EXIT_TIMEOUT = 124; // --timeout elapsed: the guest was killed
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BASE_LAYOUT_VERSION = '1'; // bump when the base initramfs layout changes
+const GUEST_MODULES = ['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'vfio-pci', 'vfio_iommu_type1', 'uio_pci_generic'];
+const MARK = 'IXYVM-EXIT';
+
+const HELP = `usage: npm run vm -- [options] <command> [args...]
+
+Boots a QEMU guest (Debian kernel, busybox + this host's node in an initramfs), mounts the project root
+at the same path over 9p, runs <command> there as root (one argument: a sh script; several: an argv),
+prints its stdout and stderr and powers off. The exit status is the command's.
+
+options (each also as an environment variable):
+  --nics N            N virtio-net NICs (default 0), backed by TAP devices tap0..tapN-1 (up, no address)
+                      in a host network namespace made for this run and always removed   IXY_VM_NICS
+  --virtio V          legacy (disable-modern=on, device 0x1000) | modern (disable-legacy=on, 0x1041)
+                      | transitional (default, both)                                   IXY_VM_VIRTIO
+  --iommu             emulated Intel IOMMU (-device intel-iommu, iommu_platform=on on the NICs,
+                      guest intel_iommu=on) for the VFIO path                          IXY_VM_IOMMU=1
+  --accel A           auto (default: KVM if a probe boot under KVM works here, cached; else TCG)
+                      | kvm | tcg                                                      IXY_VM_ACCEL
+  --mem MiB           guest memory (default 1024)                                      IXY_VM_MEM
+  --smp N             guest CPUs (default 2)                                           IXY_VM_SMP
+  --hugepages N       2 MiB hugepages reserved at boot (default 0)                     IXY_VM_HUGEPAGES
+  --rw                share the project writable (default read-only)                    IXY_VM_RW=1
+  --timeout S         kill the guest after S seconds (default 300; exit ${EXIT_TIMEOUT})      IXY_VM_TIMEOUT
+  -v, --verbose       print the QEMU command line, accelerator, timings and the kernel log  IXY_VM_VERBOSE=1
+  -h, --help
+environment only:
+  IXY_VM_KERNEL       a vmlinuz/vmlinux to boot; its modules in IXY_VM_MODULES (default /lib/modules/<ver>)
+  IXY_VM_CACHE        cache folder (default /var/cache/ixy-vm as root, else ~/.cache/ixy-vm)
+
+In the guest: NICs stay bound to virtio-pci (loaded for 9p), no virtio_net; modules for virtio_net, vfio-pci,
+uio_pci_generic are there for modprobe. The project root is at its host path, /tmp is RAM.
+stdin is not passed to the guest. With -v the namespace name is printed ("vm: netns ixyvm-<pid> taps ...").
+The accelerator that ran is printed on stderr as "vm: accel=tcg|kvm boot+run N.Ns".
+exit status: the command's; ${EXIT_SKIP} = QEMU cannot run here (one line "vm: skipped: <reason>");
+${EXIT_HARNESS} = the guest gave no exit status (crash, panic) or the harness failed; ${EXIT_TIMEOUT} = timeout.`;
+
+export interface VmOptions {
+  nics: number;
+  virtio: 'legacy' | 'modern' | 'transitional';
+  iommu: boolean;
+  accel: 'auto' | 'kvm' | 'tcg';
+  mem: number;
+  smp: number;
+  hugepages: number;
+  rw: boolean;
+  timeout: number;
+  verbose: boolean;
+}
+
+class Skip extends Error {}
+class Fail extends Error {}
+
+function envBool(name: string): boolean {
+  const v = process.env[name];
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false';
+}
+
+function intOpt(name: string, v: string | undefined, min: number, max: number): number {
+  if (v === undefined || !/^\d+$/.test(v)) throw new Fail(`${name} needs a number, got ${JSON.stringify(v)}`);
+  const n = Number(v);
+  if (n < min || n > max) throw new Fail(`${name} must be ${min}..${max}, got ${n}`);
+  return n;
+}
+
+export function parseArgs(argv: string[]): { opts: VmOptions; command: string[]; help: boolean } {
+  const e = process.env;
+  const opts: VmOptions = {
+    nics: intOpt('IXY_VM_NICS', e.IXY_VM_NICS ?? '0', 0, 8),
+    virtio: (e.IXY_VM_VIRTIO ?? 'transitional') as VmOptions['virtio'],
+    iommu: envBool('IXY_VM_IOMMU'),
+    accel: (e.IXY_VM_ACCEL ?? 'auto') as VmOptions['accel'],
+    mem: intOpt('IXY_VM_MEM', e.IXY_VM_MEM ?? '1024', 128, 16384),
+    smp: intOpt('IXY_VM_SMP', e.IXY_VM_SMP ?? '2', 1, 16),
+    hugepages: intOpt('IXY_VM_HUGEPAGES', e.IXY_VM_HUGEPAGES ?? '0', 0, 8192),
+    rw: envBool('IXY_VM_RW'),
+    timeout: intOpt('IXY_VM_TIMEOUT', e.IXY_VM_TIMEOUT ?? '300', 1, 86400),
+    verbose: envBool('IXY_VM_VERBOSE'),
+  };
+  let help = false;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { i++; break; }
+    if (!a.startsWith('-')) break;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const val = (): string => inline ?? argv[++i] ?? '';
+    switch (flag) {
+      case '-h': case '--help': help = true; break;
+      case '-v': case '--verbose': opts.verbose = true; break;
+      case '--iommu': opts.iommu = true; break;
+      case '--rw': opts.rw = true; break;
+      case '--nics': opts.nics = intOpt('--nics', val(), 0, 8); break;
+      case '--mem': opts.mem = intOpt('--mem', val(), 128, 16384); break;
+      case '--smp': opts.smp = intOpt('--smp', val(), 1, 16); break;
+      case '--hugepages': opts.hugepages = intOpt('--hugepages', val(), 0, 8192); break;
+      case '--timeout': opts.timeout = intOpt('--timeout', val(), 1, 86400); break;
+      case '--virtio': opts.virtio = val() as VmOptions['virtio']; break;
+      case '--accel': opts.accel = val() as VmOptions['accel']; break;
+      default: throw new Fail(`unknown option ${a} (see --help)`);
+    }
+  }
+  if (!['legacy', 'modern', 'transitional'].includes(opts.virtio)) throw new Fail(`--virtio must be legacy, modern or transitional, got ${opts.virtio}`);
+  if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new Fail(`--accel must be auto, kvm or tcg, got ${opts.accel}`);
+  return { opts, command: argv.slice(i), help };
+}
+
+/** POSIX sh single-quoting. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function run(cmd: string, args: string[], what: string, opts: { input?: Buffer; cwd?: string } = {}): Buffer {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (r.error) throw new Fail(`${what}: ${r.error.message}`);
+  if (r.status !== 0) throw new Fail(`${what}: ${cmd} exited ${r.status}: ${r.stderr.toString().trim().split('\n').pop() ?? ''}`);
+  return r.stdout;
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+function cacheDir(): string {
+  const dir = process.env.IXY_VM_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/ixy-vm' : path.join(os.homedir(), '.cache', 'ixy-vm'));
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Writes atomically (tmp + rename) so that concurrent runs never see half a cache file. */
+function atomicWrite(file: string, data: Buffer | string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+interface Kernel { version: string; image: string; modRoot: string } // modRoot/lib/modules/<version>
+
+/** IXY_VM_KERNEL, else a /boot/vmlinuz-* with its modules, else Debian's linux-image-amd64 kernel fetched with apt-get download. */
+function findKernel(cache: string): Kernel {
+  const given = process.env.IXY_VM_KERNEL;
+  if (given) {
+    const version = process.env.IXY_VM_KERNEL_VERSION ?? path.basename(given).replace(/^vmlinu[xz]-/, '');
+    const mods = process.env.IXY_VM_MODULES ?? `/lib/modules/${version}`;
+    return { version, image: given, modRoot: path.resolve(mods, '..', '..', '..') };
+  }
+  const boot = fs.existsSync('/boot') ? fs.readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).sort().reverse() : [];
+  for (const f of boot) {
+    const version = f.slice('vmlinuz-'.length);
+    if (fs.existsSync(`/lib/modules/${version}/kernel/fs/9p`)) return { version, image: `/boot/${f}`, modRoot: '/' };
+  }
+  // Already fetched (newest first): no apt-cache call per run. Delete the cache folder to pick up a newer kernel.
+  const cached = fs.readdirSync(cache).filter((f) => f.startsWith('kernel-') && fs.existsSync(path.join(cache, f, '.complete')))
+    .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
+  if (cached[0]) {
+    const version = cached[0].slice('kernel-'.length);
+    return { version, image: path.join(cache, cached[0], 'boot', `vmlinuz-${version}`), modRoot: path.join(cache, cached[0]) };
+  }
+  if (!which('apt-cache') || !which('dpkg-deb')) throw new Skip('no Debian kernel: no /boot/vmlinuz-* with modules and no apt to fetch linux-image-amd64');
+  const dep = spawnSync('apt-cache', ['depends', 'linux-image-amd64'], { encoding: 'utf8' });
+  const pkg = /Depends:\s*(linux-image-\S+-amd64)/.exec(dep.stdout ?? '')?.[1];
+  if (!pkg) throw new Skip('no Debian kernel: apt-cache knows no linux-image-amd64 (run apt-get update)');
+  const version = pkg.replace(/^linux-image-/, '');
+  const root = path.join(cache, `kernel-${version}`);
+  if (!fs.existsSync(path.join(root, '.complete'))) {
+    const debDir = fs.mkdtempSync(path.join(cache, 'deb-'));
+    try {
+      const dl = spawnSync('apt-get', ['download', pkg], { cwd: debDir, encoding: 'utf8' });
+      const deb = fs.readdirSync(debDir).find((f) => f.endsWith('.deb'));
+      if (!deb) throw new Skip(`no Debian kernel: apt-get download ${pkg} failed: ${(dl.stderr ?? '').trim().split('\n').pop()}`);
+      fs.rmSync(root, { recursive: true, force: true });
+      run('dpkg-deb', ['-x', path.join(debDir, deb), root], 'unpacking the kernel');
+      run('depmod', ['-b', root, version], 'depmod (package kmod)');
+      fs.writeFileSync(path.join(root, '.complete'), pkg);
+    } finally {
+      fs.rmSync(debDir, { recursive: true, force: true });
+    }
+  }
+  return { version, image: path.join(root, 'boot', `vmlinuz-${version}`), modRoot: root };
+}
+
+/** The uncompressed ELF vmlinux (PVH entry: boots ~3 s faster under TCG than the bzImage), or the bzImage if it cannot be had. */
+function vmlinuxOf(k: Kernel, cache: string): string {
+  const img = fs.readFileSync(k.image);
+  if (img.readUInt32BE(0) === 0x7f454c46) return k.image; // already ELF
+  const key = createHash('sha256').update(img).digest('hex').slice(0, 16);
+  const out = path.join(cache, `vmlinux-${k.version}-${key}`);
+  if (fs.existsSync(out)) return out;
+  const xz = img.indexOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+  if (xz >= 0 && which('xz')) {
+    const r = spawnSync('xz', ['-dc', '--single-stream'], { input: img.subarray(xz), maxBuffer: 1 << 30 });
+    if (r.stdout && r.stdout.length > 4 && r.stdout.readUInt32BE(0) === 0x7f454c46) {
+      atomicWrite(out, r.stdout);
+      return out;
+    }
+  }
+  return k.image;
+}
+
+function lddLibs(bin: string): string[] {
+  const out = run('ldd', [bin], `ldd ${bin}`).toString();
+  const libs: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]!);
+  }
+  return libs;
+}
+
+function copyInto(stage: string, src: string, dest = src): void {
+  const to = path.join(stage, dest);
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(fs.realpathSync(src), to);
+  fs.chmodSync(to, fs.statSync(fs.realpathSync(src)).mode & 0o7777);
+}
+
+/** Module closure from modules.dep. */
+function moduleClosure(modDir: string, wanted: string[]): string[] {
+  const dep = new Map<string, string[]>();
+  for (const line of fs.readFileSync(path.join(modDir, 'modules.dep'), 'utf8').split('\n')) {
+    const [m, rest] = line.split(':');
+    if (m && rest !== undefined) dep.set(m, rest.trim().split(/\s+/).filter(Boolean));
+  }
+  const byName = new Map<string, string>();
+  for (const m of dep.keys()) byName.set(path.basename(m).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_'), m);
+  const seen = new Set<string>();
+  const visit = (m: string): void => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    for (const d of dep.get(m) ?? []) visit(d);
+  };
+  for (const w of wanted) {
+    const m = byName.get(w.replace(/-/g, '_'));
+    if (m) visit(m); // a module built into this kernel is simply not in the list
+  }
+  return [...seen];
+}
+
+/** The cached base initramfs: busybox, node + libraries, the kernel modules, /etc. Rebuilt when an input changes. */
+function baseInitramfs(k: Kernel, cache: string): string {
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
+  if (!busybox) throw new Skip('busybox-static is not installed (apt-get install busybox-static)');
+  if (spawnSync('ldd', [busybox], { encoding: 'utf8' }).stdout?.includes('=>')) throw new Skip(`${busybox} is not static (apt-get install busybox-static)`);
+  if (!which('cpio')) throw new Skip('cpio is not installed (apt-get install cpio)');
+  const node = fs.realpathSync(process.execPath);
+  const stat = (p: string): string => { const s = fs.statSync(p); return `${p}:${s.size}:${s.mtimeMs}`; };
+  const key = createHash('sha256').update([BASE_LAYOUT_VERSION, k.version, k.modRoot, stat(node), stat(busybox), GUEST_MODULES.join()].join('\n')).digest('hex').slice(0, 16);
+  const out = path.join(cache, `base-${key}.cpio`);
+  if (fs.existsSync(out)) return out;
+  const stage = fs.mkdtempSync(path.join(cache, 'stage-'));
+  try {
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'root', 'etc', 'mnt', 'run']) fs.mkdirSync(path.join(stage, d), { recursive: true });
+    fs.chmodSync(path.join(stage, 'tmp'), 0o1777);
+    copyInto(stage, busybox, '/bin/busybox');
+    const applets = run(busybox, ['--list-full'], 'busybox --list-full').toString().split('\n').filter(Boolean);
+    for (const a of applets) {
+      const p = path.join(stage, a);
+      if (a === 'bin/busybox' || fs.existsSync(p)) continue;
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.symlinkSync('/bin/busybox', p);
+    }
+    copyInto(stage, node, '/usr/bin/node');
+    for (const lib of lddLibs(node)) {
+      copyInto(stage, lib);
+      if (fs.realpathSync(lib) !== lib) copyInto(stage, lib, fs.realpathSync(lib));
+    }
+    const modDir = path.join(k.modRoot, 'lib', 'modules', k.version);
+    if (!fs.existsSync(path.join(modDir, 'modules.dep'))) run('depmod', ['-b', k.modRoot, k.version], 'depmod (package kmod)');
+    const gModDir = path.join(stage, 'lib', 'modules', k.version);
+    for (const m of moduleClosure(modDir, GUEST_MODULES)) copyInto(stage, path.join(modDir, m), path.join('/lib/modules', k.version, m));
+    for (const f of ['modules.builtin', 'modules.order', 'modules.builtin.modinfo']) {
+      if (fs.existsSync(path.join(modDir, f))) copyInto(stage, path.join(modDir, f), path.join('/lib/modules', k.version, f));
+    }
+    fs.mkdirSync(gModDir, { recursive: true });
+    run('depmod', ['-b', stage, k.version], 'depmod on the guest modules');
+    fs.writeFileSync(path.join(stage, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    fs.writeFileSync(path.join(stage, 'etc/group'), 'root:x:0:\n');
+    fs.writeFileSync(path.join(stage, 'etc/hostname'), 'ixyvm\n');
+    const list = run('find', ['.', '-mindepth', '1'], 'find', { cwd: stage });
+    const cpio = run('cpio', ['-o', '-H', 'newc', '--quiet', '-R', '0:0'], 'cpio', { cwd: stage, input: list });
+    atomicWrite(out, cpio);
+    return out;
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/** A minimal newc cpio writer for the per-run files (appended to the base archive: the kernel reads both). */
+export function cpioNewc(files: { name: string; data: string | Buffer; mode: number }[]): Buffer {
+  const parts: Buffer[] = [];
+  let ino = 1;
+  const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
+  const entry = (name: string, data: Buffer, mode: number): void => {
+    const hex = (n: number): string => n.toString(16).padStart(8, '0');
+    const nameZ = Buffer.from(name + '\0');
+    const hdr = Buffer.from('070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameZ.length, 0].map(hex).join(''), 'ascii');
+    parts.push(hdr, nameZ, pad4(hdr.length + nameZ.length), data, pad4(data.length));
+  };
+  for (const f of files) entry(f.name, Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data), f.mode);
+  entry('TRAILER!!!', Buffer.alloc(0), 0);
+  return Buffer.concat(parts);
+}
+
+function initScript(): string {
+  return `#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/hugepages /dev/shm /dev/pts
+mount -t hugetlbfs hugetlbfs /dev/hugepages
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+hostname ixyvm
+ip link set lo up
+. /ixyvm/env
+stty -F /dev/ttyS0 raw -echo 2>/dev/null
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+rc=${EXIT_HARNESS}
+if modprobe virtio_pci && modprobe 9pnet_virtio && modprobe 9p && mkdir -p "$IXYVM_ROOT" &&
+   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,$IXYVM_MOUNT ixyproj "$IXYVM_ROOT"; then
+  cd "$IXYVM_ROOT" && { sh /ixyvm/cmd </dev/null >/dev/ttyS0 2>/dev/ttyS1; rc=$?; }
+else
+  echo "vm: guest setup failed (modules or 9p mount)" >/dev/ttyS1
+fi
+echo "${MARK} $rc"
+poweroff -f
+`;
+}
+
+/** The cached base archive with this run's /init, /ixyvm/env and /ixyvm/cmd appended. */
+function makeInitrd(base: string, file: string, env: string, script: string): string {
+  fs.copyFileSync(base, file);
+  fs.appendFileSync(file, cpioNewc([
+    { name: 'init', data: initScript(), mode: 0o100755 },
+    { name: 'ixyvm', data: '', mode: 0o40755 },
+    { name: 'ixyvm/env', data: env, mode: 0o100644 },
+    { name: 'ixyvm/cmd', data: script + '\n', mode: 0o100644 },
+  ]));
+  return file;
+}
+
+interface Netns { name: string; taps: string[] }
+
+function ip(args: string[]): void { run('ip', args, `ip ${args.join(' ')}`); }
+
+/** Removes namespaces left by runs that were killed (SIGKILL skips cleanup). */
+function reapStaleNetns(): void {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const m = /^(ixyvm-(\d+))\b/.exec(line);
+    if (!m) continue;
+    let alive = true;
+    try { process.kill(Number(m[2]), 0); } catch { alive = false; }
+    if (!alive) spawnSync('ip', ['netns', 'del', m[1]!]);
+  }
+}
+
+function createNetns(nics: number): Netns {
+  if (process.getuid?.() !== 0) throw new Skip('--nics needs root (network namespace and TAP devices)');
+  if (!which('ip')) throw new Skip('--nics needs ip (apt-get install iproute2)');
+  if (!fs.existsSync('/dev/net/tun')) throw new Skip('--nics needs /dev/net/tun');
+  reapStaleNetns();
+  const ns: Netns = { name: `ixyvm-${process.pid}`, taps: [] };
+  ip(['netns', 'add', ns.name]);
+  try {
+    ip(['-n', ns.name, 'link', 'set', 'lo', 'up']);
+    for (let i = 0; i < nics; i++) {
+      const tap = `tap${i}`;
+      ip(['-n', ns.name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+      ip(['-n', ns.name, 'link', 'set', tap, 'up']);
+      ns.taps.push(tap);
+    }
+  } catch (e) {
+    spawnSync('ip', ['netns', 'del', ns.name]);
+    throw e;
+  }
+  return ns;
+}
+
+function removeNetns(ns: Netns | undefined): void {
+  if (ns) spawnSync('ip', ['netns', 'del', ns.name]);
+}
+
+function qemuArgs(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: string, log: string, errSock: string, ns: Netns | undefined): string[] {
+  const append = ['console=ttyS2', 'quiet', 'panic=-1', 'rdinit=/init', 'tsc=reliable', 'no_timer_check'];
+  if (o.iommu) append.push('intel_iommu=on');
+  if (o.hugepages > 0) append.push(`hugepages=${o.hugepages}`);
+  const a = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-M', o.iommu ? 'q35,kernel-irqchip=split' : 'q35',
+    '-accel', accel, '-cpu', accel === 'kvm' ? 'host,-arch-capabilities' : 'max',
+    '-smp', String(o.smp), '-m', String(o.mem),
+    '-kernel', kernel, '-initrd', initrd, '-append', append.join(' '),
+    // ttyS0 = the command's stdout on QEMU's stdout; ttyS1 = its stderr through a unix socket that this process
+    // listens on (Node's stdio pipes are socketpairs, which QEMU cannot reopen by /proc/self/fd); ttyS2 = kernel log.
+    '-chardev', 'stdio,id=out,signal=off', '-serial', 'chardev:out',
+    '-chardev', `socket,id=err,path=${errSock}`, '-serial', 'chardev:err', '-serial', `file:${log}`,
+    '-virtfs', `local,path=${PROJECT_ROOT},mount_tag=ixyproj,security_model=none${o.rw ? '' : ',readonly=on'}`];
+  if (o.iommu) a.push('-device', 'intel-iommu,intremap=on,device-iotlb=on');
+  for (let i = 0; i < (ns?.taps.length ?? 0); i++) {
+    const mac = `52:54:00:12:34:${(0x56 + i).toString(16)}`;
+    let dev = `virtio-net-pci,netdev=n${i},mac=${mac}`;
+    if (o.virtio === 'legacy') dev += ',disable-modern=on';
+    if (o.virtio === 'modern') dev += ',disable-legacy=on';
+    if (o.iommu) dev += ',iommu_platform=on,ats=on';
+    a.push('-netdev', `tap,id=n${i},ifname=${ns!.taps[i]},script=no,downscript=no`, '-device', dev);
+  }
+  return a;
+}
+
+interface BootResult { status: number | undefined; timedOut: boolean; qemuCode: number | null; qemuErr: string; log: string; ms: number }
+
+let current: ChildProcess | undefined;
+
+async function boot(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: string, ns: Netns | undefined, tmp: string,
+  timeoutS: number, echo: boolean): Promise<BootResult> {
+  const log = path.join(tmp, `console-${accel}.log`);
+  const errSock = path.join(tmp, `stderr-${accel}.sock`);
+  let errDone: Promise<void> = Promise.resolve();
+  const server = net.createServer((sock) => {
+    errDone = new Promise((resolve) => { sock.on('end', resolve); sock.on('error', () => resolve()); sock.on('close', () => resolve()); });
+    sock.on('data', (b: Buffer) => { if (echo) process.stderr.write(b); });
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(errSock, resolve); });
+  const args = qemuArgs(o, accel, kernel, initrd, log, errSock, ns);
+  let argv = ns ? ['netns', 'exec', ns.name, 'qemu-system-x86_64', ...args] : args;
+  let cmd = ns ? 'ip' : 'qemu-system-x86_64';
+  // QEMU dies with this process even on SIGKILL (then the namespace is reaped by the next run).
+  if (which('setpriv')) { argv = ['--pdeathsig', 'KILL', cmd, ...argv]; cmd = 'setpriv'; }
+  if (o.verbose && echo) process.stderr.write(`vm: ${cmd} ${argv.map(shQuote).join(' ')}\n`);
+  const t0 = performance.now();
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  current = child;
+  let qemuErr = '';
+  child.stdout!.on('data', (b: Buffer) => { if (echo) process.stdout.write(b); });
+  child.stderr!.on('data', (b: Buffer) => { qemuErr += b.toString(); });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutS * 1000);
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('error', (e) => { qemuErr += e.message; resolve(-1); });
+    child.on('close', (c) => resolve(c)); // after stdout ended: all of it is printed
+  });
+  await errDone;
+  server.close();
+  clearTimeout(timer);
+  current = undefined;
+  const ms = performance.now() - t0;
+  const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+  const m = new RegExp(`${MARK} (\\d+)`).exec(text);
+  return { status: m ? Number(m[1]) : undefined, timedOut, qemuCode: code, qemuErr: qemuErr.trim(), log: text, ms };
+}
+
+/** KVM only where a stock kernel really boots under it (on a nested "PVM" KVM it hangs): probe once, cache per host kernel. */
+async function chooseAccel(o: VmOptions, cache: string, kernel: string, initrd: string, tmp: string): Promise<'kvm' | 'tcg'> {
+  if (o.accel !== 'auto') return o.accel;
+  try { fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK); } catch { return 'tcg'; }
+  const file = path.join(cache, `accel-${os.release()}`);
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim() === 'kvm' ? 'kvm' : 'tcg';
+  const probe = await boot({ ...o, nics: 0, iommu: false }, 'kvm', kernel, initrd, undefined, tmp, 15, false);
+  const ok = probe.status === 0;
+  if (o.verbose) process.stderr.write(`vm: KVM probe ${ok ? 'booted' : 'failed'} in ${(probe.ms / 1000).toFixed(1)} s: using ${ok ? 'kvm' : 'tcg'}\n`);
+  atomicWrite(file, ok ? 'kvm\n' : 'tcg\n');
+  return ok ? 'kvm' : 'tcg';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let ns: Netns | undefined;
+  let tmp: string | undefined;
+  const cleanup = (): void => {
+    if (current) { try { current.kill('SIGKILL'); } catch { /* gone */ } }
+    removeNetns(ns);
+    ns = undefined;
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    tmp = undefined;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    cleanup();
+    process.stderr.write(`vm: ${sig}: guest killed, namespace removed\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    const { opts, command, help } = parseArgs(argv);
+    if (help) { process.stdout.write(HELP + '\n'); return 0; }
+    if (command.length === 0) throw new Fail('no command given (see --help)');
+    if (!which('qemu-system-x86_64')) throw new Skip('qemu-system-x86_64 not found (apt-get install qemu-system-x86)');
+    const t0 = performance.now();
+    const cache = cacheDir();
+    const k = findKernel(cache);
+    const kernel = vmlinuxOf(k, cache);
+    const base = baseInitramfs(k, cache);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ixyvm-'));
+    const script = command.length === 1 ? command[0]! : command.map(shQuote).join(' ');
+    const env = `IXYVM_ROOT=${shQuote(PROJECT_ROOT)}\nIXYVM_MOUNT=${opts.rw ? 'rw' : 'ro'}\nexport IXYVM_NICS=${opts.nics} IXYVM_VIRTIO=${opts.virtio} IXYVM_IOMMU=${opts.iommu ? 1 : 0}\n`;
+    const initrd = makeInitrd(base, path.join(tmp, 'initrd.cpio'), env, script);
+    const accel = await chooseAccel(opts, cache, kernel, makeInitrd(base, path.join(tmp, 'probe.cpio'), env, 'true'), tmp);
+    const prep = performance.now() - t0;
+    if (opts.nics > 0) ns = createNetns(opts.nics);
+    if (ns && opts.verbose) process.stderr.write(`vm: netns ${ns.name} taps ${ns.taps.join(' ')}\n`);
+    const r = await boot(opts, accel, kernel, initrd, ns, tmp, opts.timeout, true);
+    if (opts.verbose) process.stderr.write(`vm: kernel log:\n${r.log}`);
+    process.stderr.write(`vm: accel=${accel} virtio=${opts.virtio} nics=${opts.nics}${opts.iommu ? ' iommu' : ''} boot+run ${(r.ms / 1000).toFixed(1)} s (prepare ${(prep / 1000).toFixed(1)} s)\n`);
+    if (r.timedOut) { process.stderr.write(`vm: timeout after ${opts.timeout} s: guest killed\n`); return EXIT_TIMEOUT; }
+    if (r.status === undefined) {
+      const reason = r.qemuErr.split('\n').filter(Boolean).pop() ?? '';
+      if (r.qemuCode !== 0 && !r.log) {
+        // QEMU did not start a guest at all (e.g. no TCG/KVM usable, missing firmware): a skip, with the reason.
+        process.stderr.write(`vm: skipped: qemu-system-x86_64 cannot run here: ${reason || `exit ${r.qemuCode}`}\n`);
+        return EXIT_SKIP;
+      }
+      process.stderr.write(`vm: the guest gave no exit status (qemu exit ${r.qemuCode}${reason ? `: ${reason}` : ''}); last kernel lines:\n${r.log.trim().split('\n').slice(-15).join('\n')}\n`);
+      return EXIT_HARNESS;
+    }
+    return r.status;
+  } catch (e) {
+    if (e instanceof Skip) { process.stderr.write(`vm: skipped: ${e.message}\n`); return EXIT_SKIP; }
+    process.stderr.write(`vm: error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_HARNESS;
+  } finally {
+    cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`vm: error: ${String(e)}\n`); process.exitCode = EXIT_HARNESS; });
+}
