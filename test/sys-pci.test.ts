@@ -109,7 +109,7 @@ test('readPciDevice and listings read the fake tree', () => {
   assert.deepEqual(listNetworkDevices(root).map((d) => d.address), [VIRTIO, VIRTIO_BOUND, UP, DOWN]);
   const vb = readPciDevice(VIRTIO_BOUND, root);
   assert.deepEqual([vb.driver, vb.interfaces, vb.interfacesUp], ['virtio-pci', ['eth0'], ['eth0']]);
-  assert.deepEqual(describeForListing(vb).userDriver, null);
+  assert.deepEqual(describeForListing(vb).userDriver, 'virtio');
   assert.match(safetyOf(vb, false).reason, /^the kernel uses it as eth0 \(up\): take it down first with `ip link set eth0 down`, or pass --force$/);
   assert.throws(() => readPciDevice('0000:09:00.0', root), (e: unknown) => e instanceof IxyError &&
     e.message === 'no PCI device 0000:09:00.0: check the address with `ixy devices` or `lspci -D`');

@@ -42,6 +42,10 @@ options (each also as an environment variable):
   --hugepages N       2 MiB hugepages reserved at boot (default 0)                     IXY_VM_HUGEPAGES
   --rw                share the project writable (default read-only)                    IXY_VM_RW=1
   --timeout S         kill the guest after S seconds (default 300; exit ${EXIT_TIMEOUT})      IXY_VM_TIMEOUT
+  --bridge            put the TAPs in one bridge br0 in the namespace (the guest's NICs see each
+                      other's frames; IPv6 is off there so the host sends nothing by itself)  IXY_VM_BRIDGE=1
+  --host-stats        after the guest, print the TAPs' counters (the host's view: rx = frames the guest
+                      sent) as one stderr line "vm: host-stats {"tap0":{"rxPackets":…}}"  IXY_VM_HOST_STATS=1
   -v, --verbose       print the QEMU command line, accelerator, timings and the kernel log  IXY_VM_VERBOSE=1
   -h, --help
 environment only:
@@ -66,6 +70,8 @@ export interface VmOptions {
   rw: boolean;
   timeout: number;
   verbose: boolean;
+  bridge: boolean;
+  hostStats: boolean;
 }
 
 class Skip extends Error {}
@@ -96,6 +102,8 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
     rw: envBool('IXY_VM_RW'),
     timeout: intOpt('IXY_VM_TIMEOUT', e.IXY_VM_TIMEOUT ?? '300', 1, 86400),
     verbose: envBool('IXY_VM_VERBOSE'),
+    bridge: envBool('IXY_VM_BRIDGE'),
+    hostStats: envBool('IXY_VM_HOST_STATS'),
   };
   let help = false;
   let i = 0;
@@ -110,6 +118,8 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
       case '-v': case '--verbose': opts.verbose = true; break;
       case '--iommu': opts.iommu = true; break;
       case '--rw': opts.rw = true; break;
+      case '--bridge': opts.bridge = true; break;
+      case '--host-stats': opts.hostStats = true; break;
       case '--nics': opts.nics = intOpt('--nics', val(), 0, 8); break;
       case '--mem': opts.mem = intOpt('--mem', val(), 128, 16384); break;
       case '--smp': opts.smp = intOpt('--smp', val(), 1, 16); break;
@@ -380,7 +390,7 @@ function reapStaleNetns(): void {
   }
 }
 
-function createNetns(nics: number): Netns {
+function createNetns(nics: number, bridge: boolean): Netns {
   if (process.getuid?.() !== 0) throw new Skip('--nics needs root (network namespace and TAP devices)');
   if (!which('ip')) throw new Skip('--nics needs ip (apt-get install iproute2)');
   if (!fs.existsSync('/dev/net/tun')) throw new Skip('--nics needs /dev/net/tun');
@@ -395,11 +405,33 @@ function createNetns(nics: number): Netns {
       ip(['-n', ns.name, 'link', 'set', tap, 'up']);
       ns.taps.push(tap);
     }
+    if (bridge) {
+      // no router solicitations, MLD or DAD frames from the host side: only what the guest sends crosses the bridge
+      spawnSync('ip', ['netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      ip(['-n', ns.name, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+      for (const tap of ns.taps) ip(['-n', ns.name, 'link', 'set', tap, 'master', 'br0']);
+      ip(['-n', ns.name, 'link', 'set', 'br0', 'up']);
+    }
   } catch (e) {
     spawnSync('ip', ['netns', 'del', ns.name]);
     throw e;
   }
   return ns;
+}
+
+export interface TapStats { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; rxDropped: number; txDropped: number }
+
+/** The TAPs' counters from the host side (`ip -s -j link`): rx = frames QEMU wrote, i.e. what the guest sent. */
+function tapStats(ns: Netns): Record<string, TapStats> {
+  const out: Record<string, TapStats> = {};
+  const links = JSON.parse(run('ip', ['-n', ns.name, '-s', '-j', 'link', 'show'], 'ip -s -j link show').toString()) as
+    { ifname: string; stats64?: { rx: Record<string, number>; tx: Record<string, number> } }[];
+  for (const l of links) {
+    if (!ns.taps.includes(l.ifname) || !l.stats64) continue;
+    const { rx, tx } = l.stats64;
+    out[l.ifname] = { rxPackets: rx.packets ?? 0, rxBytes: rx.bytes ?? 0, txPackets: tx.packets ?? 0, txBytes: tx.bytes ?? 0, rxDropped: rx.dropped ?? 0, txDropped: tx.dropped ?? 0 };
+  }
+  return out;
 }
 
 function removeNetns(ns: Netns | undefined): void {
@@ -521,10 +553,12 @@ export async function main(argv: string[]): Promise<number> {
     const initrd = makeInitrd(base, path.join(tmp, 'initrd.cpio'), env, script);
     const accel = await chooseAccel(opts, cache, kernel, makeInitrd(base, path.join(tmp, 'probe.cpio'), env, 'true'), tmp);
     const prep = performance.now() - t0;
-    if (opts.nics > 0) ns = createNetns(opts.nics);
+    if (opts.nics > 0) ns = createNetns(opts.nics, opts.bridge);
+    else if (opts.bridge || opts.hostStats) throw new Fail('--bridge and --host-stats need --nics N');
     if (ns && opts.verbose) process.stderr.write(`vm: netns ${ns.name} taps ${ns.taps.join(' ')}\n`);
     const r = await boot(opts, accel, kernel, initrd, ns, tmp, opts.timeout, true);
     if (opts.verbose) process.stderr.write(`vm: kernel log:\n${r.log}`);
+    if (ns && opts.hostStats) process.stderr.write(`vm: host-stats ${JSON.stringify(tapStats(ns))}\n`);
     process.stderr.write(`vm: accel=${accel} virtio=${opts.virtio} nics=${opts.nics}${opts.iommu ? ' iommu' : ''} boot+run ${(r.ms / 1000).toFixed(1)} s (prepare ${(prep / 1000).toFixed(1)} s)\n`);
     if (r.timedOut) { process.stderr.write(`vm: timeout after ${opts.timeout} s: guest killed\n`); return EXIT_TIMEOUT; }
     if (r.status === undefined) {

@@ -4,6 +4,7 @@ import './ixgbe/pci-driver.js';
 import './packet/packet-driver.js';
 import './tap/tap-driver.js';
 import './xdp/xdp-driver.js';
+import './virtio/virtio-driver.js';
 
 export * from './device.js';
 export * from './open.js';

@@ -250,7 +250,7 @@ export function describeForListing(info: PciDeviceInfo): DeviceListing {
   const name = NAMES[vendorDevice];
   // Only the legacy (transitional) virtio device has the I/O BAR layout our virtio driver speaks.
   const userDriver = name === undefined ? null : vendorDevice.startsWith('8086:') ? 'ixgbe'
-    : vendorDevice === '1af4:1000' ? 'virtio' : null;
+    : vendorDevice === '1af4:1000' || vendorDevice === '1af4:1041' ? 'virtio' : null;
   const { safe, reason } = safetyOf(info, false);
   return { address: info.address, vendorDevice, name: name ?? 'network device', driver: info.driver,
     interfaces: info.interfaces, userDriver, safe, reason };
