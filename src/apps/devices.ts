@@ -43,7 +43,7 @@ export function devicesReport(sysfsRoot = '/sys', linuxOpts: Omit<LinuxScanOptio
   let hp: DevicesReport['hugepages'] = null;
   try { const s = hugepageStatus(); hp = { total: s.total, free: s.free, mounts: s.mounts }; } catch { hp = null; }
   return {
-    pci: listNetworkDevices(sysfsRoot).map(describeForListing),
+    pci: listNetworkDevices(sysfsRoot).map((d) => describeForListing(d)),
     simulated: ['sim:0', 'sim:1'],
     hugepages: hp,
     linux: listLinuxInterfaces({ ...linuxOpts, sysfsRoot }).map(describeInterface),
@@ -85,6 +85,7 @@ export function printDevices(r: DevicesReport, print: (l: string) => void): void
     const user = d.userDriver ? `${d.userDriver}:${d.address}` : 'no ixy.ts driver';
     print(`  ${d.address}  ${d.vendorDevice}  ${d.name.padEnd(22)} kernel driver ${d.driver ?? '-'}, interfaces ${ifs}`);
     print(`      ${user}; ${d.safe ? 'safe to take' : 'NOT safe'}: ${d.reason}`);
+    if (d.userDriver) print(`      DMA: ${d.dma.path} (${d.dma.reason})`);
   }
   print(`Simulated: ${r.simulated.join(', ')} (82599 model, always available)`);
   printLinuxInterfaces(r, print);

@@ -42,6 +42,8 @@ export interface Libc {
   pwrite(fd: number, buf: VoidPtr, count: number, offset: number): number;
   /** Fixed-arity alias of the variadic ioctl(2): `int ioctl(int, unsigned long, void *)`. */
   ioctl(fd: number, request: number, arg: VoidPtr): number;
+  /** The same ioctl(2) with an integer argument (`unsigned long`), for requests that take a value, not a pointer. */
+  ioctlInt(fd: number, request: number, arg: number): number;
   unlink(path: string): number;
   /** `long syscall(long nr, int, void *, unsigned int)`: fits bpf(2) (nr 321 on x86_64). */
   syscall3(nr: number, a: number, b: VoidPtr, c: number): number;
@@ -99,6 +101,7 @@ export function libc(): Libc {
     pread: f('intptr_t pread(int fd, void *buf, size_t count, int64 off)'),
     pwrite: f('intptr_t pwrite(int fd, void *buf, size_t count, int64 off)'),
     ioctl: f('int ioctl(int fd, unsigned long request, void *arg)'),
+    ioctlInt: f('int ioctl(int fd, unsigned long request, unsigned long arg)'),
     unlink: f('int unlink(const char *path)'),
     syscall3: f('long syscall(long nr, int a, void *b, uint32 c)'),
     syscall6: f('long syscall(long nr, long a, long b, long c, long d, long e, long f)'),

@@ -242,9 +242,31 @@ export interface DeviceListing {
   userDriver: 'ixgbe' | 'virtio' | null;
   safe: boolean;
   reason: string;
+  /** Where a PCI driver's DMA memory would come from for this device (VFIO vs hugepages + pagemap), and why. */
+  dma: DmaChoice;
 }
 
-export function describeForListing(info: PciDeviceInfo): DeviceListing {
+/** The container device whose presence (with an IOMMU group) makes the VFIO path the default. */
+export const VFIO_CONTAINER_PATH = '/dev/vfio/vfio';
+
+export type DmaPath = 'vfio' | 'pagemap';
+export interface DmaChoice { path: DmaPath; reason: string }
+
+/**
+ * VFIO when the device has an IOMMU group and /dev/vfio/vfio exists, else hugepages + pagemap. `forced` (a spec's
+ * `,dma=vfio|pagemap`) wins; a forced VFIO that cannot work is reported in `reason` and by the open.
+ */
+export function dmaPathFor(iommuGroup: string | null, vfioPresent: boolean, forced?: DmaPath): DmaChoice {
+  if (forced === 'pagemap') return { path: 'pagemap', reason: 'forced by dma=pagemap: hugepages + /proc/self/pagemap physical addresses' };
+  if (forced === 'vfio') return { path: 'vfio', reason: 'forced by dma=vfio' };
+  if (iommuGroup === null) return { path: 'pagemap', reason: 'no IOMMU group: hugepages + /proc/self/pagemap physical addresses' };
+  if (!vfioPresent) {
+    return { path: 'pagemap', reason: `IOMMU group ${iommuGroup} but no ${VFIO_CONTAINER_PATH} (modprobe vfio-pci for VFIO): hugepages + pagemap, which fails if the IOMMU translates` };
+  }
+  return { path: 'vfio', reason: `IOMMU group ${iommuGroup} and ${VFIO_CONTAINER_PATH}: vfio-pci, DMA mapped through the IOMMU (IOVA = virtual address)` };
+}
+
+export function describeForListing(info: PciDeviceInfo, vfioPresent: boolean = fs.existsSync(VFIO_CONTAINER_PATH)): DeviceListing {
   const h4 = (n: number) => n.toString(16).padStart(4, '0');
   const vendorDevice = `${h4(info.vendor)}:${h4(info.device)}`;
   const name = NAMES[vendorDevice];
@@ -253,5 +275,5 @@ export function describeForListing(info: PciDeviceInfo): DeviceListing {
     : vendorDevice === '1af4:1000' || vendorDevice === '1af4:1041' ? 'virtio' : null;
   const { safe, reason } = safetyOf(info, false);
   return { address: info.address, vendorDevice, name: name ?? 'network device', driver: info.driver,
-    interfaces: info.interfaces, userDriver, safe, reason };
+    interfaces: info.interfaces, userDriver, safe, reason, dma: dmaPathFor(info.iommuGroup, vfioPresent) };
 }

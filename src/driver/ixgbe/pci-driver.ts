@@ -1,5 +1,6 @@
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
-import { claimPciDevice, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { type DmaPath, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { dmaAllocatorForPci, openPciPlatform, parseDmaOption } from '../../sys/vfio.js';
 import { IxyError } from '../../util/errors.js';
 import { MmioBar } from '../bar.js';
 import { registerDriver } from '../open.js';
@@ -16,21 +17,38 @@ function notIxgbe(info: PciDeviceInfo): string | null {
   return `${info.address} is ${hex4(info.vendor)}:${hex4(info.device)}, not an ixgbe NIC (82599/X520/X540/X550): see \`ixy devices\``;
 }
 
-/** `ixgbe:<pci address>`: a real 82599/X5x0 taken from the kernel, DMA memory from hugepages. */
+const hugepageDma = (): HugepageDmaAllocator => (hugepages ??= new HugepageDmaAllocator());
+
+/** `ADDR[,dma=vfio|pagemap]` → the address and the forced DMA path, if any. */
+function parseIxgbeArg(arg: string): { address: string; dma?: DmaPath } {
+  const [addr, ...opts] = arg.split(',');
+  let dma: DmaPath | undefined;
+  for (const o of opts) {
+    const d = parseDmaOption(o);
+    if (d === null) throw new IxyError(`unknown ixgbe option '${o}' in '${arg}': use ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap]`);
+    dma = d;
+  }
+  return { address: parsePciAddress(addr ?? ''), ...(dma ? { dma } : {}) };
+}
+
+/**
+ * `ixgbe:<pci address>[,dma=vfio|pagemap]`: a real 82599/X5x0 taken from the kernel; BAR0 and DMA memory through
+ * VFIO when the port has an IOMMU group and /dev/vfio/vfio exists, else sysfs resource0 and hugepages + pagemap.
+ */
 registerDriver({
   kind: 'ixgbe',
-  usage: 'ixgbe:DDDD:BB:DD.F — an Intel 82599/X520/X540/X550 port (root, hugepages)',
+  usage: 'ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap] — an Intel 82599/X520/X540/X550 port (root; VFIO with an IOMMU, else hugepages)',
   dmaAllocator: (spec) => {
     // check the device before the memory, so a wrong address is reported as such
-    const why = notIxgbe(readPciDevice(parsePciAddress(spec.arg)));
+    const a = parseIxgbeArg(spec.arg);
+    const why = notIxgbe(readPciDevice(a.address));
     if (why) throw new IxyError(why);
-    return (hugepages ??= new HugepageDmaAllocator());
+    return dmaAllocatorForPci(a.address, { dma: a.dma, pagemapDma: hugepageDma });
   },
   open: (spec, opts) => {
-    const claimed = claimPciDevice(spec.arg, {
-      force: opts.force,
-      expect: notIxgbe,
-    });
+    const a = parseIxgbeArg(spec.arg);
+    const platform = openPciPlatform(a.address, { force: opts.force, expect: notIxgbe, dma: a.dma, pagemapDma: hugepageDma });
+    const claimed = platform.claimed;
     let bar: MmioBar;
     try {
       const mapped = claimed.mapBar(0);
@@ -39,7 +57,7 @@ registerDriver({
       claimed.release(true);
       throw e;
     }
-    const dma = (hugepages ??= new HugepageDmaAllocator());
+    const dma = platform.dma();
     return IxgbeDevice.open(spec.text, { bar, dma, linkWaitMs: 10000, release: (failed) => claimed.release(failed) }, opts);
   },
 });

@@ -2,8 +2,10 @@
  * The legacy virtio PCI transport (virtio 0.9.5 §2.1 "PCI Discovery"; virtio 1.0 §4.1.4.8 "Legacy Interfaces"):
  * registers in I/O BAR0, reached with 1-, 2- or 4-byte pread/pwrite on sysfs `resource0` (an I/O BAR cannot be
  * mmapped). Queues are given as a page frame number; the used ring is 4096-aligned (QUEUE_ALIGN).
+ * Under VFIO the same accesses go to the device fd at the BAR region's offset (an IoRegion; the fd is VFIO's).
  */
 import { errnoMessage, libc, O_RDWR } from '../../sys/libc.js';
+import type { IoRegion } from '../../sys/vfio.js';
 import { IxyError } from '../../util/errors.js';
 import { QUEUE_ALIGN, virtqueueBytes, type VirtioTransport } from './virtqueue.js';
 
@@ -22,20 +24,30 @@ export const LEGACY_CONFIG_MSIX = 24;
 export class LegacyTransport implements VirtioTransport {
   readonly kind = 'legacy' as const;
   private fd: number;
+  private readonly file: string;
+  private readonly base: number;
+  private readonly ownsFd: boolean;
   private readonly b = Buffer.alloc(4);
   private readonly notifyBuf = Buffer.alloc(2);
 
-  constructor(private readonly file: string, private readonly configOffset: number) {
-    this.fd = libc().open(file, O_RDWR, 0);
-    if (this.fd < 0) throw new IxyError(`${errnoMessage(`open ${file}`)}: run as root`);
+  constructor(bar: string | IoRegion, private readonly configOffset: number) {
+    if (typeof bar !== 'string') {
+      this.file = bar.name; this.base = bar.base; this.fd = bar.fd; this.ownsFd = false;
+      return;
+    }
+    this.file = bar; this.base = 0; this.ownsFd = true;
+    this.fd = libc().open(bar, O_RDWR, 0);
+    if (this.fd < 0) throw new IxyError(`${errnoMessage(`open ${bar}`)}: run as root`);
   }
 
   private read(off: number, n: 1 | 2 | 4): number {
+    off += this.base;
     if (libc().pread(this.fd, this.b, n, off) !== n) throw new IxyError(`${errnoMessage(`read ${this.file} at ${off}`)}: is the I/O BAR enabled?`);
     return n === 1 ? this.b[0]! : n === 2 ? this.b.readUInt16LE(0) : this.b.readUInt32LE(0);
   }
 
   private write(off: number, n: 1 | 2 | 4, v: number): void {
+    off += this.base;
     if (n === 1) this.b[0] = v; else if (n === 2) this.b.writeUInt16LE(v, 0); else this.b.writeUInt32LE(v >>> 0, 0);
     if (libc().pwrite(this.fd, this.b, n, off) !== n) throw new IxyError(`${errnoMessage(`write ${this.file} at ${off}`)}: is the I/O BAR enabled?`);
   }
@@ -64,12 +76,13 @@ export class LegacyTransport implements VirtioTransport {
 
   notify(q: number): void {
     this.notifyBuf.writeUInt16LE(q, 0);
-    libc().pwrite(this.fd, this.notifyBuf, 2, QUEUE_NOTIFY);
+    libc().pwrite(this.fd, this.notifyBuf, 2, this.base + QUEUE_NOTIFY);
   }
 
   readConfig8(off: number): number { return this.read(this.configOffset + off, 1); }
 
   close(): void {
-    if (this.fd >= 0) { libc().close(this.fd); this.fd = -1; }
+    if (this.fd >= 0 && this.ownsFd) libc().close(this.fd);
+    this.fd = -1;
   }
 }

@@ -20,13 +20,13 @@ export const STATUS_FAILED = 128;
 // §5.1.3 feature bits (and §6 reserved ones)
 export const F = {
   CSUM: 0n, GUEST_CSUM: 1n, MTU: 3n, MAC: 5n, MRG_RXBUF: 15n, STATUS: 16n, CTRL_VQ: 17n, CTRL_RX: 18n,
-  ANY_LAYOUT: 27n, INDIRECT_DESC: 28n, EVENT_IDX: 29n, VERSION_1: 32n, SPEED_DUPLEX: 63n,
+  ANY_LAYOUT: 27n, INDIRECT_DESC: 28n, EVENT_IDX: 29n, VERSION_1: 32n, ACCESS_PLATFORM: 33n, SPEED_DUPLEX: 63n,
 } as const;
 const bit = (b: bigint): bigint => 1n << b;
 
 /** Names of the set bits we know (for messages and `features()`). */
 export function featureNames(f: bigint): string[] {
-  return Object.entries(F).filter(([, b]) => (f & bit(b)) !== 0n).map(([n]) => `VIRTIO_${n === 'VERSION_1' || n === 'ANY_LAYOUT' || n === 'INDIRECT_DESC' || n === 'EVENT_IDX' ? 'F' : 'NET_F'}_${n}`);
+  return Object.entries(F).filter(([, b]) => (f & bit(b)) !== 0n).map(([n]) => `VIRTIO_${n === 'VERSION_1' || n === 'ACCESS_PLATFORM' || n === 'ANY_LAYOUT' || n === 'INDIRECT_DESC' || n === 'EVENT_IDX' ? 'F' : 'NET_F'}_${n}`);
 }
 
 // §5.1.4 struct virtio_net_config, §5.1.6.5.1 control commands
@@ -105,7 +105,8 @@ export class VirtioDevice implements Device {
       throw new IxyError(`${this.spec}: the device does not offer ${featureNames(missing).join(', ')} (offers ${featureNames(this.offered).join(' ') || 'none we know'}): ` +
         (modern ? 'use a virtio 1.0 device or ,mode=legacy' : 'use a newer QEMU or ,mode=modern'));
     }
-    let want = required | (this.offered & (bit(F.STATUS) | bit(F.CTRL_VQ) | bit(F.SPEED_DUPLEX)));
+    // §6.1 VIRTIO_F_ACCESS_PLATFORM (QEMU's iommu_platform=on): DMA goes through the IOMMU; QEMU refuses FEATURES_OK without it
+    let want = required | (this.offered & (bit(F.STATUS) | bit(F.CTRL_VQ) | bit(F.SPEED_DUPLEX) | bit(F.ACCESS_PLATFORM)));
     if ((want & bit(F.CTRL_VQ)) !== 0n) want |= this.offered & bit(F.CTRL_RX);
     t.setDriverFeatures(want);
     if (modern) {

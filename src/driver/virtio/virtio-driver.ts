@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DmaAllocator } from '../../mem/dma.js';
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
-import { type ClaimedPciDevice, claimPciDevice, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { type DmaPath, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { dmaAllocatorForPci, openPciPlatform, parseDmaOption, type PciPlatform } from '../../sys/vfio.js';
 import { IxyError } from '../../util/errors.js';
 import type { DeviceOptions } from '../device.js';
 import { type DeviceSpec, registerDriver } from '../open.js';
@@ -24,18 +25,24 @@ export function notVirtioNet(info: PciDeviceInfo): string | null {
   return `${info.address} is ${hex4(info.vendor)}:${hex4(info.device)} (class 0x${info.classCode.toString(16).padStart(6, '0')}), not a virtio-net device (1af4:1000 or 1af4:1041): see \`ixy devices\``;
 }
 
-export interface VirtioSpec { address: string; mode: 'auto' | 'legacy' | 'modern' }
+export interface VirtioSpec { address: string; mode: 'auto' | 'legacy' | 'modern'; dma?: DmaPath }
 
-/** `0000:00:04.0` or `0000:00:04.0,mode=legacy|modern` (a transitional device speaks both; default: modern). */
+/**
+ * `0000:00:04.0[,mode=legacy|modern][,dma=vfio|pagemap]` (a transitional device speaks both modes; default: modern;
+ * DMA: VFIO if the device has an IOMMU group and /dev/vfio/vfio exists, else hugepages + pagemap).
+ */
 export function parseVirtioArg(arg: string): VirtioSpec {
   const [addr, ...opts] = arg.split(',');
   let mode: VirtioSpec['mode'] = 'auto';
+  let dma: DmaPath | undefined;
   for (const o of opts) {
     const m = /^mode=(legacy|modern)$/.exec(o);
-    if (!m) throw new IxyError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern]`);
+    const d = parseDmaOption(o);
+    if (d !== null) { dma = d; continue; }
+    if (!m) throw new IxyError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap]`);
     mode = m[1] as VirtioSpec['mode'];
   }
-  return { address: parsePciAddress(addr ?? ''), mode };
+  return { address: parsePciAddress(addr ?? ''), mode, ...(dma ? { dma } : {}) };
 }
 
 export interface VirtioEnv {
@@ -49,7 +56,8 @@ let hugepages: HugepageDmaAllocator | null = null;
 const hugepageDma = (): DmaAllocator => (hugepages ??= new HugepageDmaAllocator());
 
 /** Picks the transport: modern for 0x1041 and (unless mode=legacy) for a transitional device with virtio capabilities. */
-function transportFor(claimed: ClaimedPciDevice, v: VirtioSpec, root: string): VirtioTransport {
+function transportFor(platform: PciPlatform, v: VirtioSpec, root: string): VirtioTransport {
+  const claimed = platform.claimed;
   const dir = path.join(root, 'bus/pci/devices', claimed.info.address);
   const config = fs.readFileSync(path.join(dir, 'config'));
   const hasCaps = virtioCaps(config).has(VIRTIO_PCI_CAP_COMMON_CFG);
@@ -58,7 +66,7 @@ function transportFor(claimed: ClaimedPciDevice, v: VirtioSpec, root: string): V
   if (v.mode === 'modern' && !hasCaps) throw new IxyError(`${claimed.info.address} has no virtio 1.0 capabilities (a legacy-only device): drop ,mode=modern`);
   if (v.mode === 'legacy' || (v.mode === 'auto' && !hasCaps)) {
     if (config.length < 64) throw new IxyError(`${claimed.info.address}: only ${config.length} bytes of config space readable: run as root`);
-    return new LegacyTransport(path.join(dir, 'resource0'), msixEnabled(config) ? LEGACY_CONFIG_MSIX : LEGACY_CONFIG);
+    return new LegacyTransport(platform.ioBar(0), msixEnabled(config) ? LEGACY_CONFIG_MSIX : LEGACY_CONFIG);
   }
   return new ModernTransport(claimed, config);
 }
@@ -67,25 +75,26 @@ function transportFor(claimed: ClaimedPciDevice, v: VirtioSpec, root: string): V
 export function openVirtio(spec: DeviceSpec, opts: DeviceOptions, env: VirtioEnv = {}): VirtioDevice {
   const root = env.sysfsRoot ?? '/sys';
   const v = parseVirtioArg(spec.arg);
-  const claimed = claimPciDevice(v.address, { force: opts.force, sysfsRoot: root, expect: notVirtioNet });
+  const platform = openPciPlatform(v.address, { force: opts.force, sysfsRoot: root, expect: notVirtioNet, dma: v.dma, pagemapDma: hugepageDma });
+  const claimed = platform.claimed;
   let transport: VirtioTransport;
   try {
-    transport = transportFor(claimed, v, root);
+    transport = transportFor(platform, v, root);
   } catch (e) {
     claimed.release(true);
     throw e;
   }
-  return VirtioDevice.open(spec.text, { transport, dma: env.dma ?? hugepageDma, release: (failed) => claimed.release(failed) }, opts);
+  return VirtioDevice.open(spec.text, { transport, dma: env.dma ?? platform.dma, release: (failed) => claimed.release(failed) }, opts);
 }
 
 registerDriver({
   kind: 'virtio',
-  usage: 'virtio:DDDD:BB:DD.F[,mode=legacy|modern] — a virtio-net PCI device in a VM (root, hugepages)',
+  usage: 'virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap] — a virtio-net PCI device in a VM (root; VFIO with an IOMMU, else hugepages)',
   dmaAllocator: (spec) => {
     const v = parseVirtioArg(spec.arg);
     const why = notVirtioNet(readPciDevice(v.address));
     if (why) throw new IxyError(why);
-    return hugepageDma();
+    return dmaAllocatorForPci(v.address, { dma: v.dma, pagemapDma: hugepageDma });
   },
   open: (spec, opts) => openVirtio(spec, opts),
 });
