@@ -46,6 +46,18 @@ options (each also as an environment variable):
                       other's frames; IPv6 is off there so the host sends nothing by itself)  IXY_VM_BRIDGE=1
   --host-stats        after the guest, print the TAPs' counters (the host's view: rx = frames the guest
                       sent) as one stderr line "vm: host-stats {"tap0":{"rxPackets":…}}"  IXY_VM_HOST_STATS=1
+  --peer-ns           one host namespace per NIC: once QEMU holds TAP i it is moved into ixyvm-<pid>-i
+                      with address 10.77.0.(i+1)/24 (one subnet: a guest forwarder joining NIC0 and NIC1
+                      makes them neighbours); IPv6 off, ethtool -K tx/tso/gso/gro off      IXY_VM_PEER_NS=1
+  --host-script FILE  run "sh FILE" on the host (cwd: project root) when the guest command prints a line
+                      "vm-ready" on stdout. Environment: IXY_VM_NS (QEMU's namespace), IXY_VM_NS<i>,
+                      IXY_VM_TAP<i>, IXY_VM_ADDR<i> (the namespace, TAP and address of NIC i), IXY_VM_NICS,
+                      IXY_VM_SHARE (a host folder the guest sees writable at $IXYVM_SHARE=/ixyshare).
+                      When it ends, the harness writes its exit status to IXY_VM_SHARE/host-done (the guest
+                      command may wait for that file). Its output is printed on stderr as "vm: host: <line>",
+                      then "vm: host-script exit N in T s". The run fails (exit N, or ${EXIT_HARNESS} if the guest never
+                      printed vm-ready) if it does not exit 0; it is killed if still running 10 s after the guest
+                      ended                                                                 IXY_VM_HOST_SCRIPT
   -v, --verbose       print the QEMU command line, accelerator, timings and the kernel log  IXY_VM_VERBOSE=1
   -h, --help
 environment only:
@@ -72,6 +84,8 @@ export interface VmOptions {
   verbose: boolean;
   bridge: boolean;
   hostStats: boolean;
+  peerNs: boolean;
+  hostScript: string | undefined;
 }
 
 class Skip extends Error {}
@@ -104,6 +118,8 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
     verbose: envBool('IXY_VM_VERBOSE'),
     bridge: envBool('IXY_VM_BRIDGE'),
     hostStats: envBool('IXY_VM_HOST_STATS'),
+    peerNs: envBool('IXY_VM_PEER_NS'),
+    hostScript: e.IXY_VM_HOST_SCRIPT || undefined,
   };
   let help = false;
   let i = 0;
@@ -120,6 +136,8 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
       case '--rw': opts.rw = true; break;
       case '--bridge': opts.bridge = true; break;
       case '--host-stats': opts.hostStats = true; break;
+      case '--peer-ns': opts.peerNs = true; break;
+      case '--host-script': opts.hostScript = val(); break;
       case '--nics': opts.nics = intOpt('--nics', val(), 0, 8); break;
       case '--mem': opts.mem = intOpt('--mem', val(), 128, 16384); break;
       case '--smp': opts.smp = intOpt('--smp', val(), 1, 16); break;
@@ -132,6 +150,13 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
   }
   if (!['legacy', 'modern', 'transitional'].includes(opts.virtio)) throw new Fail(`--virtio must be legacy, modern or transitional, got ${opts.virtio}`);
   if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new Fail(`--accel must be auto, kvm or tcg, got ${opts.accel}`);
+  if (opts.peerNs && opts.bridge) throw new Fail('--peer-ns and --bridge exclude each other');
+  if (opts.peerNs && opts.nics === 0) throw new Fail('--peer-ns needs --nics N');
+  if (opts.hostScript !== undefined) {
+    if (!opts.hostScript) throw new Fail('--host-script needs a file');
+    if (!fs.existsSync(opts.hostScript)) throw new Fail(`--host-script ${opts.hostScript}: no such file`);
+    opts.hostScript = path.resolve(opts.hostScript);
+  }
   return { opts, command: argv.slice(i), help };
 }
 
@@ -353,6 +378,8 @@ stty -F /dev/ttyS1 raw -echo 2>/dev/null
 rc=${EXIT_HARNESS}
 if modprobe virtio_pci && modprobe 9pnet_virtio && modprobe 9p && mkdir -p "$IXYVM_ROOT" &&
    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,$IXYVM_MOUNT ixyproj "$IXYVM_ROOT"; then
+  if [ -n "$IXYVM_SHARE" ]; then mkdir -p "$IXYVM_SHARE" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,rw ixyshare "$IXYVM_SHARE" ||
+    echo "vm: could not mount the host share at $IXYVM_SHARE" >/dev/ttyS1; fi
   cd "$IXYVM_ROOT" && { sh /ixyvm/cmd </dev/null >/dev/ttyS0 2>/dev/ttyS1; rc=$?; }
 else
   echo "vm: guest setup failed (modules or 9p mount)" >/dev/ttyS1
@@ -374,7 +401,13 @@ function makeInitrd(base: string, file: string, env: string, script: string): st
   return file;
 }
 
-interface Netns { name: string; taps: string[] }
+/** QEMU's namespace `name` holding its TAPs; with --peer-ns TAP i is moved into peers[i] once QEMU holds it. */
+interface Netns { name: string; taps: string[]; peers: string[]; moved: boolean }
+
+export const PEER_SUBNET = '10.77.0';
+const peerAddr = (i: number): string => `${PEER_SUBNET}.${i + 1}`;
+/** Where TAP i is now. */
+const tapNs = (ns: Netns, i: number): string => (ns.moved ? ns.peers[i]! : ns.name);
 
 function ip(args: string[]): void { run('ip', args, `ip ${args.join(' ')}`); }
 
@@ -382,7 +415,7 @@ function ip(args: string[]): void { run('ip', args, `ip ${args.join(' ')}`); }
 function reapStaleNetns(): void {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   for (const line of (r.stdout ?? '').split('\n')) {
-    const m = /^(ixyvm-(\d+))\b/.exec(line);
+    const m = /^(ixyvm-(\d+)(?:-\d+)?)(?:\s|$)/.exec(line);
     if (!m) continue;
     let alive = true;
     try { process.kill(Number(m[2]), 0); } catch { alive = false; }
@@ -390,12 +423,12 @@ function reapStaleNetns(): void {
   }
 }
 
-function createNetns(nics: number, bridge: boolean): Netns {
+function createNetns(nics: number, bridge: boolean, peerNs: boolean): Netns {
   if (process.getuid?.() !== 0) throw new Skip('--nics needs root (network namespace and TAP devices)');
   if (!which('ip')) throw new Skip('--nics needs ip (apt-get install iproute2)');
   if (!fs.existsSync('/dev/net/tun')) throw new Skip('--nics needs /dev/net/tun');
   reapStaleNetns();
-  const ns: Netns = { name: `ixyvm-${process.pid}`, taps: [] };
+  const ns: Netns = { name: `ixyvm-${process.pid}`, taps: [], peers: [], moved: false };
   ip(['netns', 'add', ns.name]);
   try {
     ip(['-n', ns.name, 'link', 'set', 'lo', 'up']);
@@ -412,11 +445,52 @@ function createNetns(nics: number, bridge: boolean): Netns {
       for (const tap of ns.taps) ip(['-n', ns.name, 'link', 'set', tap, 'master', 'br0']);
       ip(['-n', ns.name, 'link', 'set', 'br0', 'up']);
     }
+    if (peerNs) {
+      for (let i = 0; i < nics; i++) {
+        const p = `${ns.name}-${i}`;
+        ip(['netns', 'add', p]);
+        ns.peers.push(p);
+        // before the TAP arrives: no IPv6 on it (no RS, MLD, DAD frames from the host's side)
+        spawnSync('ip', ['netns', 'exec', p, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+        ip(['-n', p, 'link', 'set', 'lo', 'up']);
+      }
+    }
   } catch (e) {
-    spawnSync('ip', ['netns', 'del', ns.name]);
+    removeNetns(ns);
     throw e;
   }
   return ns;
+}
+
+/**
+ * --peer-ns: a TAP can only be opened by name in the opener's namespace, so QEMU opens them all in ns.name; once it
+ * holds them (carrier on) each moves into its own namespace, keeping QEMU's fd, and gets its address there.
+ */
+async function movePeers(ns: Netns, child: ChildProcess, verbose: boolean): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Fail('QEMU ended before it opened its TAPs');
+    const links = JSON.parse(run('ip', ['-n', ns.name, '-j', 'link', 'show'], 'ip -j link show').toString()) as { ifname: string; flags: string[] }[];
+    const held = ns.taps.every((t) => links.some((l) => l.ifname === t && !l.flags.includes('NO-CARRIER')));
+    if (held) break;
+    if (performance.now() - t0 > 60_000) throw new Fail('QEMU did not open its TAPs within 60 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (let i = 0; i < ns.taps.length; i++) {
+    const tap = ns.taps[i]!;
+    const p = ns.peers[i]!;
+    ip(['-n', ns.name, 'link', 'set', tap, 'netns', p]);
+  }
+  ns.moved = true;
+  for (let i = 0; i < ns.taps.length; i++) {
+    const tap = ns.taps[i]!;
+    const p = ns.peers[i]!;
+    const k = spawnSync('ip', ['netns', 'exec', p, 'ethtool', '-K', tap, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'], { encoding: 'utf8' });
+    if (k.status !== 0 && verbose) process.stderr.write(`vm: ethtool -K ${tap} in ${p}: ${(k.error?.message ?? k.stderr ?? '').trim()}\n`);
+    ip(['-n', p, 'addr', 'add', `${peerAddr(i)}/24`, 'dev', tap]);
+    ip(['-n', p, 'link', 'set', tap, 'up']);
+  }
+  if (verbose) process.stderr.write(`vm: peer namespaces ${ns.peers.map((p, i) => `${p}(${ns.taps[i]} ${peerAddr(i)}/24)`).join(' ')} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
 export interface TapStats { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; rxDropped: number; txDropped: number }
@@ -424,8 +498,9 @@ export interface TapStats { rxPackets: number; rxBytes: number; txPackets: numbe
 /** The TAPs' counters from the host side (`ip -s -j link`): rx = frames QEMU wrote, i.e. what the guest sent. */
 function tapStats(ns: Netns): Record<string, TapStats> {
   const out: Record<string, TapStats> = {};
-  const links = JSON.parse(run('ip', ['-n', ns.name, '-s', '-j', 'link', 'show'], 'ip -s -j link show').toString()) as
-    { ifname: string; stats64?: { rx: Record<string, number>; tx: Record<string, number> } }[];
+  const names = [...new Set(ns.taps.map((_, i) => tapNs(ns, i)))];
+  const links = names.flatMap((n) => JSON.parse(run('ip', ['-n', n, '-s', '-j', 'link', 'show'], 'ip -s -j link show').toString()) as
+    { ifname: string; stats64?: { rx: Record<string, number>; tx: Record<string, number> } }[]);
   for (const l of links) {
     if (!ns.taps.includes(l.ifname) || !l.stats64) continue;
     const { rx, tx } = l.stats64;
@@ -435,10 +510,16 @@ function tapStats(ns: Netns): Record<string, TapStats> {
 }
 
 function removeNetns(ns: Netns | undefined): void {
-  if (ns) spawnSync('ip', ['netns', 'del', ns.name]);
+  if (!ns) return;
+  for (let i = 0; i < ns.peers.length; i++) {
+    // delete the TAP first: a device left in a namespace being deleted may be moved back to the root namespace
+    if (ns.moved) spawnSync('ip', ['-n', ns.peers[i]!, 'link', 'del', ns.taps[i]!], { stdio: 'ignore' });
+    spawnSync('ip', ['netns', 'del', ns.peers[i]!], { stdio: 'ignore' });
+  }
+  spawnSync('ip', ['netns', 'del', ns.name], { stdio: 'ignore' });
 }
 
-function qemuArgs(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: string, log: string, errSock: string, ns: Netns | undefined): string[] {
+function qemuArgs(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: string, log: string, errSock: string, ns: Netns | undefined, share: string | undefined): string[] {
   const append = ['console=ttyS2', 'quiet', 'panic=-1', 'rdinit=/init', 'tsc=reliable', 'no_timer_check'];
   if (o.iommu) append.push('intel_iommu=on');
   if (o.hugepages > 0) append.push(`hugepages=${o.hugepages}`);
@@ -452,6 +533,7 @@ function qemuArgs(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: st
     '-chardev', 'stdio,id=out,signal=off', '-serial', 'chardev:out',
     '-chardev', `socket,id=err,path=${errSock}`, '-serial', 'chardev:err', '-serial', `file:${log}`,
     '-virtfs', `local,path=${PROJECT_ROOT},mount_tag=ixyproj,security_model=none${o.rw ? '' : ',readonly=on'}`];
+  if (share) a.push('-virtfs', `local,path=${share},mount_tag=ixyshare,security_model=none`);
   if (o.iommu) a.push('-device', 'intel-iommu,intremap=on,device-iotlb=on');
   for (let i = 0; i < (ns?.taps.length ?? 0); i++) {
     const mac = `52:54:00:12:34:${(0x56 + i).toString(16)}`;
@@ -468,8 +550,16 @@ interface BootResult { status: number | undefined; timedOut: boolean; qemuCode: 
 
 let current: ChildProcess | undefined;
 
+interface BootHooks {
+  share?: string; // a host folder shared writable as mount_tag ixyshare
+  /** Called once QEMU is spawned; an error kills the guest and is the run's error. */
+  started?: (child: ChildProcess) => Promise<void>;
+  /** Each line the guest command prints on stdout. */
+  line?: (line: string) => void;
+}
+
 async function boot(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: string, ns: Netns | undefined, tmp: string,
-  timeoutS: number, echo: boolean): Promise<BootResult> {
+  timeoutS: number, echo: boolean, hooks: BootHooks = {}): Promise<BootResult> {
   const log = path.join(tmp, `console-${accel}.log`);
   const errSock = path.join(tmp, `stderr-${accel}.sock`);
   let errDone: Promise<void> = Promise.resolve();
@@ -478,7 +568,7 @@ async function boot(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: 
     sock.on('data', (b: Buffer) => { if (echo) process.stderr.write(b); });
   });
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(errSock, resolve); });
-  const args = qemuArgs(o, accel, kernel, initrd, log, errSock, ns);
+  const args = qemuArgs(o, accel, kernel, initrd, log, errSock, ns, hooks.share);
   let argv = ns ? ['netns', 'exec', ns.name, 'qemu-system-x86_64', ...args] : args;
   let cmd = ns ? 'ip' : 'qemu-system-x86_64';
   // QEMU dies with this process even on SIGKILL (then the namespace is reaped by the next run).
@@ -488,19 +578,32 @@ async function boot(o: VmOptions, accel: 'kvm' | 'tcg', kernel: string, initrd: 
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   current = child;
   let qemuErr = '';
-  child.stdout!.on('data', (b: Buffer) => { if (echo) process.stdout.write(b); });
+  let partial = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    if (echo) process.stdout.write(b);
+    if (!hooks.line) return;
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) hooks.line(l.replace(/\r$/, ''));
+  });
   child.stderr!.on('data', (b: Buffer) => { qemuErr += b.toString(); });
   let timedOut = false;
   const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutS * 1000);
-  const code = await new Promise<number | null>((resolve) => {
+  const closed = new Promise<number | null>((resolve) => {
     child.on('error', (e) => { qemuErr += e.message; resolve(-1); });
     child.on('close', (c) => resolve(c)); // after stdout ended: all of it is printed
   });
+  let hookError: unknown;
+  if (hooks.started) {
+    await hooks.started(child).catch((e: unknown) => { hookError = e; child.kill('SIGKILL'); });
+  }
+  const code = await closed;
   await errDone;
   server.close();
   clearTimeout(timer);
   current = undefined;
   const ms = performance.now() - t0;
+  if (hookError) throw hookError;
   const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
   const m = new RegExp(`${MARK} (\\d+)`).exec(text);
   return { status: m ? Number(m[1]) : undefined, timedOut, qemuCode: code, qemuErr: qemuErr.trim(), log: text, ms };
@@ -519,11 +622,64 @@ async function chooseAccel(o: VmOptions, cache: string, kernel: string, initrd: 
   return ok ? 'kvm' : 'tcg';
 }
 
+interface HostScript { child: ChildProcess; done: Promise<number>; status: number | undefined }
+
+/** --host-script: `sh file` in its own process group, output as "vm: host: <line>" on stderr; host-done written to the share. */
+function startHostScript(file: string, ns: Netns | undefined, share: string, verbose: boolean): HostScript {
+  const env: NodeJS.ProcessEnv = { ...process.env, IXY_VM_NS: ns?.name ?? '', IXY_VM_NICS: String(ns?.taps.length ?? 0), IXY_VM_SHARE: share };
+  for (let i = 0; i < (ns?.taps.length ?? 0); i++) {
+    env[`IXY_VM_NS${i}`] = tapNs(ns!, i);
+    env[`IXY_VM_TAP${i}`] = ns!.taps[i];
+    env[`IXY_VM_ADDR${i}`] = ns!.moved ? peerAddr(i) : '';
+  }
+  const t0 = performance.now();
+  if (verbose) process.stderr.write(`vm: host-script ${file} started\n`);
+  const child = spawn('sh', [file], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const hs: HostScript = { child, done: Promise.resolve(0), status: undefined };
+  const prefix = (stream: NodeJS.ReadableStream): Promise<void> => new Promise((resolve) => {
+    let partial = '';
+    stream.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) process.stderr.write(`vm: host: ${l}\n`);
+    });
+    stream.on('end', () => { if (partial) process.stderr.write(`vm: host: ${partial}\n`); resolve(); });
+    stream.on('error', () => resolve());
+  });
+  const outs = Promise.all([prefix(child.stdout!), prefix(child.stderr!)]);
+  hs.done = new Promise<number>((resolve) => {
+    child.on('error', (e) => { process.stderr.write(`vm: host: ${e.message}\n`); });
+    child.on('exit', (code, sig) => {
+      const status = code ?? 128 + (sig ? os.constants.signals[sig] : 0);
+      hs.status = status;
+      try { fs.writeFileSync(path.join(share, 'host-done'), `${status}\n`); } catch { /* the run is ending */ }
+      // the output of processes still holding the pipes is not waited for beyond 1 s
+      void Promise.race([outs, sleepUnref(1000)]).then(() => {
+        process.stderr.write(`vm: host-script exit ${status}${sig ? ` (${sig})` : ''} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        resolve(status);
+      });
+    });
+  });
+  return hs;
+}
+
+/** A timer that does not keep the process alive. */
+function sleepUnref(ms: number): Promise<undefined> {
+  return new Promise((resolve) => { setTimeout(resolve, ms, undefined).unref(); });
+}
+
+function killGroup(hs: HostScript | undefined, sig: NodeJS.Signals): void {
+  if (hs?.child?.pid === undefined) return;
+  try { process.kill(-hs.child.pid, sig); } catch { /* gone */ }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let ns: Netns | undefined;
   let tmp: string | undefined;
+  let hs: HostScript | undefined;
   const cleanup = (): void => {
     if (current) { try { current.kill('SIGKILL'); } catch { /* gone */ } }
+    killGroup(hs, 'SIGKILL');
     removeNetns(ns);
     ns = undefined;
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -549,18 +705,53 @@ export async function main(argv: string[]): Promise<number> {
     const base = baseInitramfs(k, cache);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ixyvm-'));
     const script = command.length === 1 ? command[0]! : command.map(shQuote).join(' ');
-    const env = `IXYVM_ROOT=${shQuote(PROJECT_ROOT)}\nIXYVM_MOUNT=${opts.rw ? 'rw' : 'ro'}\nexport IXYVM_NICS=${opts.nics} IXYVM_VIRTIO=${opts.virtio} IXYVM_IOMMU=${opts.iommu ? 1 : 0}\n`;
+    let env = `IXYVM_ROOT=${shQuote(PROJECT_ROOT)}\nIXYVM_MOUNT=${opts.rw ? 'rw' : 'ro'}\nexport IXYVM_NICS=${opts.nics} IXYVM_VIRTIO=${opts.virtio} IXYVM_IOMMU=${opts.iommu ? 1 : 0}\n`;
+    let share: string | undefined;
+    if (opts.hostScript) {
+      share = path.join(tmp, 'share');
+      fs.mkdirSync(share, { mode: 0o777 });
+      env += 'export IXYVM_SHARE=/ixyshare\n';
+    }
     const initrd = makeInitrd(base, path.join(tmp, 'initrd.cpio'), env, script);
-    const accel = await chooseAccel(opts, cache, kernel, makeInitrd(base, path.join(tmp, 'probe.cpio'), env, 'true'), tmp);
+    const accel = await chooseAccel(opts, cache, kernel, makeInitrd(base, path.join(tmp, 'probe.cpio'), env.replace(/^export IXYVM_SHARE.*\n/m, ''), 'true'), tmp);
     const prep = performance.now() - t0;
-    if (opts.nics > 0) ns = createNetns(opts.nics, opts.bridge);
+    if (opts.nics > 0) ns = createNetns(opts.nics, opts.bridge, opts.peerNs);
     else if (opts.bridge || opts.hostStats) throw new Fail('--bridge and --host-stats need --nics N');
     if (ns && opts.verbose) process.stderr.write(`vm: netns ${ns.name} taps ${ns.taps.join(' ')}\n`);
-    const r = await boot(opts, accel, kernel, initrd, ns, tmp, opts.timeout, true);
+    const peers = ns;
+    let peersReady: Promise<void> = Promise.resolve();
+    const hooks: BootHooks = { share };
+    if (peers && opts.peerNs) {
+      hooks.started = (child) => { peersReady = movePeers(peers, child, opts.verbose); return peersReady; };
+    }
+    if (opts.hostScript) {
+      const file = opts.hostScript;
+      hooks.line = (l) => {
+        if (hs || l.trim() !== 'vm-ready') return;
+        hs = { child: undefined as unknown as ChildProcess, done: Promise.resolve(EXIT_HARNESS), status: undefined }; // once
+        void peersReady.then(() => { hs = startHostScript(file, ns, share!, opts.verbose); }, () => { /* the run fails anyway */ });
+      };
+    }
+    const r = await boot(opts, accel, kernel, initrd, ns, tmp, opts.timeout, true, hooks);
+    let scriptStatus: number | undefined;
+    if (hs?.child) {
+      const grace = await Promise.race([hs.done, sleepUnref(10_000)]);
+      if (grace === undefined) {
+        process.stderr.write('vm: host-script still running 10 s after the guest ended: killed\n');
+        killGroup(hs, 'SIGTERM');
+        const t = await Promise.race([hs.done, sleepUnref(2000)]);
+        if (t === undefined) killGroup(hs, 'SIGKILL');
+        scriptStatus = (await hs.done) || EXIT_HARNESS;
+      } else scriptStatus = grace;
+    }
     if (opts.verbose) process.stderr.write(`vm: kernel log:\n${r.log}`);
     if (ns && opts.hostStats) process.stderr.write(`vm: host-stats ${JSON.stringify(tapStats(ns))}\n`);
     process.stderr.write(`vm: accel=${accel} virtio=${opts.virtio} nics=${opts.nics}${opts.iommu ? ' iommu' : ''} boot+run ${(r.ms / 1000).toFixed(1)} s (prepare ${(prep / 1000).toFixed(1)} s)\n`);
     if (r.timedOut) { process.stderr.write(`vm: timeout after ${opts.timeout} s: guest killed\n`); return EXIT_TIMEOUT; }
+    if (opts.hostScript && r.status === 0) {
+      if (scriptStatus === undefined) { process.stderr.write('vm: host-script never ran: the guest command printed no "vm-ready" line\n'); return EXIT_HARNESS; }
+      if (scriptStatus !== 0) { process.stderr.write(`vm: failing the run: host-script exit ${scriptStatus}\n`); return scriptStatus; }
+    }
     if (r.status === undefined) {
       const reason = r.qemuErr.split('\n').filter(Boolean).pop() ?? '';
       if (r.qemuCode !== 0 && !r.log) {
