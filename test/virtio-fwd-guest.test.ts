@@ -10,45 +10,19 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FWD_HOST_SCRIPT, GUEST_NICS, guestSkipReason, leftNamespaces, skippedByHarness, vm } from './helpers/vm-guest.js';
 
-const RUN = fileURLToPath(new URL('../vm/run.js', import.meta.url));
-const hasQemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).status === 0;
-const hasTools = spawnSync('sh', ['-c', 'command -v nc && command -v ping && command -v ethtool && command -v ss'], { encoding: 'utf8' }).status === 0;
-const skip = !hasQemu ? 'qemu-system-x86_64 is not installed (see .ci/vm-packages)'
-  : process.getuid?.() !== 0 ? 'needs root (network namespaces, TAP devices)'
-    : !hasTools ? 'needs nc (netcat-openbsd), ping, ethtool and ss on the host' : false;
+const skip = guestSkipReason(['nc', 'ping', 'ethtool', 'ss'], 'needs nc (netcat-openbsd), ping, ethtool and ss on the host');
 const PINGS = 1000;
 const INTERVAL = '0.002';
 const MIB = 50;
 
-const netnsList = (): string[] =>
-  (spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '').split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('ixyvm-'));
-
-/** Host side, run by the harness once the guest printed vm-ready (env from the harness: IXY_VM_NS0/1, IXY_VM_ADDR1). */
-const HOST = `set -e
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-t0=$(ms)
-ip netns exec "$IXY_VM_NS0" ping -c "$FWD_PINGS" -i "$FWD_INTERVAL" -W 2 -q "$IXY_VM_ADDR1" | grep -E 'transmitted|rtt' || true
-t1=$(ms); echo "PING_MS $((t1 - t0))"
-out=$(mktemp)
-ip netns exec "$IXY_VM_NS1" sh -c "nc -l 5201 | sha256sum > $out" &
-n=0; until ip netns exec "$IXY_VM_NS1" ss -ltnH | grep -q ':5201'; do n=$((n + 1)); [ $n -lt 100 ] || exit 9; sleep 0.1; done
-t2=$(ms)
-ip netns exec "$IXY_VM_NS0" nc -N -w 30 "$IXY_VM_ADDR1" 5201 < "$FWD_DATA"
-wait
-t3=$(ms)
-echo "SHA256 $(cut -d' ' -f1 "$out") NC_MS $((t3 - t2))"
-rm -f "$out"
-`;
-
 /** Guest side: fwd in the background, vm-ready once both NICs are up, SIGTERM once the host script is done. */
-const GUEST = `NICS=$(for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] && case $(cat $d/device) in 0x1000|0x1041) echo \${d##*/};; esac; done)
+const GUEST = `${GUEST_NICS}
 A=$(echo "$NICS" | sed -n 1p); B=$(echo "$NICS" | sed -n 2p)
 node dist/src/cli/main.js fwd virtio:$A virtio:$B >/tmp/fwd.log 2>&1 &
 P=$!
@@ -59,18 +33,6 @@ kill -TERM $P; wait $P; rc=$?
 grep -v '^\\[.*\\] RX: ' /tmp/fwd.log
 echo "FWD_RC $rc"
 exit $rc`;
-
-function vm(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 280_000): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGINT'); reject(new Error(`vm timed out; stdout:\n${stdout}\nstderr:\n${stderr}`)); }, timeoutMs);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, pid: child.pid! }); });
-  });
-}
 
 describe('ixy fwd virtio:A virtio:B in a QEMU guest between two host namespaces', { timeout: 700_000 }, () => {
   let dir = '';
@@ -84,7 +46,7 @@ describe('ixy fwd virtio:A virtio:B in a QEMU guest between two host namespaces'
     fs.writeFileSync(data, bytes);
     sha = createHash('sha256').update(bytes).digest('hex');
     hostScript = path.join(dir, 'host.sh');
-    fs.writeFileSync(hostScript, HOST);
+    fs.writeFileSync(hostScript, FWD_HOST_SCRIPT);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
@@ -93,12 +55,7 @@ describe('ixy fwd virtio:A virtio:B in a QEMU guest between two host namespaces'
       const t0 = performance.now();
       const r = await vm(['--nics', '2', '--virtio', variant, '--peer-ns', '--hugepages', '64', '--host-script', hostScript, GUEST],
         { FWD_PINGS: String(PINGS), FWD_INTERVAL: INTERVAL, FWD_DATA: data });
-      if (r.code === 77) {
-        const line = r.stderr.split('\n').find((l) => l.startsWith('vm: skipped:'));
-        assert.ok(line, `exit 77 without a "vm: skipped:" line: ${r.stderr}`);
-        t.skip(line);
-        return;
-      }
+      if (skippedByHarness(r, t)) return;
       const all = `${r.stdout}\n${r.stderr}`;
       assert.equal(r.code, 0, all);
       assert.match(r.stderr, /^vm: host-script exit 0 /m, all);
@@ -112,8 +69,7 @@ describe('ixy fwd virtio:A virtio:B in a QEMU guest between two host namespaces'
       assert.equal(totals[2], '0', 'buffers leaked 0');
       assert.ok(Number(totals[1]) >= 2 * PINGS + (MIB << 20) / 1500, `forwarded ${totals[1]}: at least the pings, replies and data segments`);
       for (const drv of r.stdout.matchAll(/^\[virtio:(\S+)\] up: driver (\w+)/gm)) assert.equal(drv[2], 'virtio');
-      const mine = netnsList().filter((n) => n === `ixyvm-${r.pid}` || n.startsWith(`ixyvm-${r.pid}-`));
-      assert.deepEqual(mine, [], 'the harness removed its namespaces');
+      assert.deepEqual(leftNamespaces(r), [], 'the harness removed its namespaces');
       const ping = /^vm: host: PING_MS (\d+)$/m.exec(r.stderr);
       const nc = Number(got[2]);
       t.diagnostic(`${variant}: pings ${ping?.[1]} ms, ${MIB} MiB in ${nc} ms (${((MIB * 8 * 1.048576) / (nc / 1000)).toFixed(0)} Mbit/s), whole run ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -14,29 +14,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GUEST_NICS, guestSkipReason, leftNamespaces, skippedByHarness, vm } from './helpers/vm-guest.js';
+import { FWD_HOST_SCRIPT, GUEST_NICS, guestSkipReason, leftNamespaces, skippedByHarness, vm } from './helpers/vm-guest.js';
 
 const skip = guestSkipReason(['nc', 'ping', 'ethtool', 'ss'], 'needs nc (netcat-openbsd), ping, ethtool and ss on the host');
 const PINGS = 1000;
 const INTERVAL = '0.002';
 const MIB = 50;
 
-/** Host side, run by the harness once the guest printed vm-ready (env from the harness: IXY_VM_NS0/1, IXY_VM_ADDR1). */
-const HOST = `set -e
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-t0=$(ms)
-ip netns exec "$IXY_VM_NS0" ping -c "$FWD_PINGS" -i "$FWD_INTERVAL" -W 2 -q "$IXY_VM_ADDR1" | grep -E 'transmitted|rtt' || true
-t1=$(ms); echo "PING_MS $((t1 - t0))"
-out=$(mktemp)
-ip netns exec "$IXY_VM_NS1" sh -c "nc -l 5201 | sha256sum > $out" &
-n=0; until ip netns exec "$IXY_VM_NS1" ss -ltnH | grep -q ':5201'; do n=$((n + 1)); [ $n -lt 100 ] || exit 9; sleep 0.1; done
-t2=$(ms)
-ip netns exec "$IXY_VM_NS0" nc -N -w 30 "$IXY_VM_ADDR1" 5201 < "$FWD_DATA"
-wait
-t3=$(ms)
-echo "SHA256 $(cut -d' ' -f1 "$out") NC_MS $((t3 - t2))"
-rm -f "$out"
-`;
 
 /** Guest side: VFIO modules, fwd over VFIO in the background, vm-ready once both NICs are up, SIGTERM on host-done. */
 const GUEST = `modprobe vfio-pci && modprobe vfio_iommu_type1 || exit 1
@@ -67,7 +51,7 @@ describe('ixy fwd over VFIO (modern virtio, emulated IOMMU) in a QEMU guest betw
     fs.writeFileSync(data, bytes);
     sha = createHash('sha256').update(bytes).digest('hex');
     hostScript = path.join(dir, 'host.sh');
-    fs.writeFileSync(hostScript, HOST);
+    fs.writeFileSync(hostScript, FWD_HOST_SCRIPT);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 

@@ -53,3 +53,20 @@ export const leftNamespaces = (r: VmResult): string[] => netnsList().filter((n) 
 
 /** Guest shell: the PCI addresses of the virtio-net NICs (legacy 0x1000 or modern 0x1041), one a line, in $NICS. */
 export const GUEST_NICS = `NICS=$(for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] && case $(cat $d/device) in 0x1000|0x1041) echo \${d##*/};; esac; done)`;
+
+/** Host side of the fwd tests, run by the harness once the guest printed vm-ready (env from the harness: IXY_VM_NS0/1, IXY_VM_ADDR1; FWD_PINGS, FWD_INTERVAL, FWD_DATA from the test): pings, then nc with sha256. */
+export const FWD_HOST_SCRIPT = `set -e
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t0=$(ms)
+ip netns exec "$IXY_VM_NS0" ping -c "$FWD_PINGS" -i "$FWD_INTERVAL" -W 2 -q "$IXY_VM_ADDR1" | grep -E 'transmitted|rtt' || true
+t1=$(ms); echo "PING_MS $((t1 - t0))"
+out=$(mktemp)
+ip netns exec "$IXY_VM_NS1" sh -c "nc -l 5201 | sha256sum > $out" &
+n=0; until ip netns exec "$IXY_VM_NS1" ss -ltnH | grep -q ':5201'; do n=$((n + 1)); [ $n -lt 100 ] || exit 9; sleep 0.1; done
+t2=$(ms)
+ip netns exec "$IXY_VM_NS0" nc -N -w 30 "$IXY_VM_ADDR1" 5201 < "$FWD_DATA"
+wait
+t3=$(ms)
+echo "SHA256 $(cut -d' ' -f1 "$out") NC_MS $((t3 - t2))"
+rm -f "$out"
+`;
