@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { virtioFeatureList } from '../src/apps/devices.js';
 import { IxyError } from '../src/util/errors.js';
 import {
   parsePciAddress, readPciDevice, listPciDevices, listNetworkDevices, claimPciDevice, safetyOf, describeForListing,
@@ -44,6 +45,8 @@ function makeTree(): string {
     if (ifname) {
       // virtio netdevs sit under the virtio child device, as on a real VM: <dev>/virtio2/net/eth0
       fs.mkdirSync(path.join(d, driver === 'virtio-pci' ? 'virtio2/net' : 'net', ifname), { recursive: true });
+      // what the kernel's virtio_net negotiated: MAC (5), STATUS (16), VERSION_1 (32), and GUEST_TSO4 (7)
+      if (driver === 'virtio-pci') fs.writeFileSync(path.join(d, 'virtio2/features'), `${'0000010100000000100000000000000010000000000000000000000000000000'}\n`);
       fs.mkdirSync(path.join(root, 'class/net', ifname), { recursive: true });
       fs.writeFileSync(path.join(root, 'class/net', ifname, 'flags'), `${flags}\n`);
     }
@@ -101,7 +104,7 @@ test('readPciDevice and listings read the fake tree', () => {
   const up = readPciDevice('03:00.0', root);
   assert.deepEqual(up, {
     address: UP, vendor: 0x8086, device: 0x10fb, classCode: 0x020000, driver: 'ixgbe',
-    interfaces: ['enp3s0'], interfacesUp: ['enp3s0'], iommuGroup: '7', numaNode: 0,
+    interfaces: ['enp3s0'], interfacesUp: ['enp3s0'], iommuGroup: '7', numaNode: 0, virtioFeatureBits: null,
   });
   assert.deepEqual(readPciDevice(DOWN, root).interfacesUp, []);
   assert.equal(readPciDevice(VIRTIO, root).driver, null);
@@ -110,6 +113,8 @@ test('readPciDevice and listings read the fake tree', () => {
   const vb = readPciDevice(VIRTIO_BOUND, root);
   assert.deepEqual([vb.driver, vb.interfaces, vb.interfacesUp], ['virtio-pci', ['eth0'], ['eth0']]);
   assert.deepEqual(describeForListing(vb).userDriver, 'virtio');
+  assert.equal(virtioFeatureList(describeForListing(vb).virtioFeatureBits!), 'VIRTIO_NET_F_MAC VIRTIO_NET_F_STATUS VIRTIO_F_VERSION_1 bit 7');
+  assert.equal(describeForListing(readPciDevice(UP, root)).virtioFeatureBits, null);
   assert.match(safetyOf(vb, false).reason, /^the kernel uses it as eth0 \(up\): take it down first with `ip link set eth0 down`, or pass --force$/);
   assert.throws(() => readPciDevice('0000:09:00.0', root), (e: unknown) => e instanceof IxyError &&
     e.message === 'no PCI device 0000:09:00.0: check the address with `ixy devices` or `lspci -D`');

@@ -1,3 +1,4 @@
+import { featureNames } from '../driver/virtio/virtio-device.js';
 import { registeredDrivers } from '../driver/open.js';
 import { xdpMaxMtu } from '../driver/xdp/xdp-device.js';
 import { hugepageStatus } from '../sys/hugepages.js';
@@ -77,6 +78,16 @@ export function describeInterface(i: LinuxInterface): LinuxInterfaceReport {
   return { ...i, xdp, packet: { spec: `packet:${i.name}` }, warnings };
 }
 
+/** virtio feature names from sysfs's bit string (bit i at position i); unknown bits as numbers. */
+export function virtioFeatureList(bits: string): string {
+  let f = 0n;
+  const unknown: number[] = [];
+  for (let i = 0; i < bits.length; i++) if (bits[i] === '1') f |= 1n << BigInt(i);
+  const names = featureNames(f);
+  for (let i = 0; i < bits.length; i++) if (bits[i] === '1' && featureNames(1n << BigInt(i)).length === 0) unknown.push(i);
+  return [...names, ...unknown.map((b) => `bit ${b}`)].join(' ') || 'none';
+}
+
 export function printDevices(r: DevicesReport, print: (l: string) => void): void {
   print('PCI network devices:');
   if (r.pci.length === 0) print('  (none)');
@@ -86,6 +97,7 @@ export function printDevices(r: DevicesReport, print: (l: string) => void): void
     print(`  ${d.address}  ${d.vendorDevice}  ${d.name.padEnd(22)} kernel driver ${d.driver ?? '-'}, interfaces ${ifs}`);
     print(`      ${user}; ${d.safe ? 'safe to take' : 'NOT safe'}: ${d.reason}`);
     if (d.userDriver) print(`      DMA: ${d.dma.path} (${d.dma.reason})`);
+    if (d.virtioFeatureBits) print(`      features the kernel's driver negotiated: ${virtioFeatureList(d.virtioFeatureBits)}`);
   }
   print(`Simulated: ${r.simulated.join(', ')} (82599 model, always available)`);
   printLinuxInterfaces(r, print);

@@ -18,6 +18,8 @@ export interface PciDeviceInfo {
   interfacesUp: string[];
   iommuGroup: string | null;
   numaNode: number;
+  /** virtio devices bound to the kernel: the feature bits its driver negotiated (virtioN/features: '0'/'1', bit i at i). */
+  virtioFeatureBits: string | null;
 }
 
 export interface MappedBar {
@@ -70,7 +72,12 @@ export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
     throw new IxyError(`no PCI device ${address}: check the address with \`ixy devices\` or \`lspci -D\``);
   }
   // Netdevs hang off the PCI device (<dev>/net/eth0) or, for virtio, off its virtio child (<dev>/virtio2/net/eth0).
-  const netDirs = [path.join(dir, 'net'), ...fs.readdirSync(dir).filter((e) => /^virtio\d+$/.test(e)).map((e) => path.join(dir, e, 'net'))];
+  const virtioChildren = fs.readdirSync(dir).filter((e) => /^virtio\d+$/.test(e));
+  const netDirs = [path.join(dir, 'net'), ...virtioChildren.map((e) => path.join(dir, e, 'net'))];
+  let virtioFeatureBits: string | null = null;
+  for (const v of virtioChildren) {
+    try { virtioFeatureBits = fs.readFileSync(path.join(dir, v, 'features'), 'utf8').trim(); } catch { /* not bound to virtio_net */ }
+  }
   const interfaces = netDirs.flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } }).sort();
   let numaNode = -1;
   try { numaNode = parseInt(fs.readFileSync(path.join(dir, 'numa_node'), 'utf8'), 10); } catch { /* none */ }
@@ -84,6 +91,7 @@ export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
     interfacesUp: interfaces.filter((i) => interfaceUp(i, sysfsRoot)),
     iommuGroup: linkBase(path.join(dir, 'iommu_group')),
     numaNode: Number.isNaN(numaNode) ? -1 : numaNode,
+    virtioFeatureBits,
   };
 }
 
@@ -244,6 +252,8 @@ export interface DeviceListing {
   reason: string;
   /** Where a PCI driver's DMA memory would come from for this device (VFIO vs hugepages + pagemap), and why. */
   dma: DmaChoice;
+  /** virtio: the feature bits the kernel's driver negotiated, if it is bound ('0'/'1' per bit). */
+  virtioFeatureBits: string | null;
 }
 
 /** The container device whose presence (with an IOMMU group) makes the VFIO path the default. */
@@ -275,5 +285,6 @@ export function describeForListing(info: PciDeviceInfo, vfioPresent: boolean = f
     : vendorDevice === '1af4:1000' || vendorDevice === '1af4:1041' ? 'virtio' : null;
   const { safe, reason } = safetyOf(info, false);
   return { address: info.address, vendorDevice, name: name ?? 'network device', driver: info.driver,
-    interfaces: info.interfaces, userDriver, safe, reason, dma: dmaPathFor(info.iommuGroup, vfioPresent) };
+    interfaces: info.interfaces, userDriver, safe, reason, dma: dmaPathFor(info.iommuGroup, vfioPresent),
+    virtioFeatureBits: info.virtioFeatureBits ?? null };
 }
