@@ -41,6 +41,9 @@ options (each also as an environment variable):
   --smp N             guest CPUs (default 2)                                           IXY_VM_SMP
   --hugepages N       2 MiB hugepages reserved at boot (default 0)                     IXY_VM_HUGEPAGES
   --rw                share the project writable (default read-only)                    IXY_VM_RW=1
+  --with-dpdk         also put this host's dpdk-testpmd (package dpdk), its ldd libraries and the PMD
+                      plugins librte_net_virtio.so + librte_mempool_ring.so (in DPDK's plugin folder, also
+                      ${'$'}IXYVM_DPDK_PMDS) in the initramfs; skipped (exit ${EXIT_SKIP}) if it is not installed   IXY_VM_DPDK=1
   --timeout S         kill the guest after S seconds (default 300; exit ${EXIT_TIMEOUT})      IXY_VM_TIMEOUT
   --bridge            put the TAPs in one bridge br0 in the namespace (the guest's NICs see each
                       other's frames; IPv6 is off there so the host sends nothing by itself)  IXY_VM_BRIDGE=1
@@ -86,6 +89,7 @@ export interface VmOptions {
   hostStats: boolean;
   peerNs: boolean;
   hostScript: string | undefined;
+  withDpdk: boolean;
 }
 
 class Skip extends Error {}
@@ -120,6 +124,7 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
     hostStats: envBool('IXY_VM_HOST_STATS'),
     peerNs: envBool('IXY_VM_PEER_NS'),
     hostScript: e.IXY_VM_HOST_SCRIPT || undefined,
+    withDpdk: envBool('IXY_VM_DPDK'),
   };
   let help = false;
   let i = 0;
@@ -137,6 +142,7 @@ export function parseArgs(argv: string[]): { opts: VmOptions; command: string[];
       case '--bridge': opts.bridge = true; break;
       case '--host-stats': opts.hostStats = true; break;
       case '--peer-ns': opts.peerNs = true; break;
+      case '--with-dpdk': opts.withDpdk = true; break;
       case '--host-script': opts.hostScript = val(); break;
       case '--nics': opts.nics = intOpt('--nics', val(), 0, 8); break;
       case '--mem': opts.mem = intOpt('--mem', val(), 128, 16384); break;
@@ -344,6 +350,62 @@ function baseInitramfs(k: Kernel, cache: string): string {
   }
 }
 
+export const DPDK_TESTPMD = '/usr/bin/dpdk-testpmd';
+/** The PMD plugins --with-dpdk adds (librte_bus_pci is a library testpmd links against). */
+const DPDK_PMDS = ['librte_net_virtio.so', 'librte_mempool_ring.so'];
+
+/** Debian's DPDK plugin folder (RTE_EAL_PMD_PATH: EAL loads every plugin in it), from librte_eal's strings. */
+function dpdkPmdDir(): string {
+  const eal = lddLibs(DPDK_TESTPMD).find((l) => /\/librte_eal\.so/.test(l));
+  if (eal) {
+    const m = /\/usr\/lib\/[\w-]+\/dpdk\/pmds-[\d.]+/.exec(fs.readFileSync(eal).toString('latin1'));
+    if (m && fs.existsSync(m[0])) return m[0];
+  }
+  const base = '/usr/lib/x86_64-linux-gnu/dpdk';
+  const d = fs.existsSync(base) ? fs.readdirSync(base).filter((f) => f.startsWith('pmds-')).sort().pop() : undefined;
+  if (!d) throw new Skip('--with-dpdk: no DPDK plugin folder (apt-get install dpdk)');
+  return path.join(base, d);
+}
+
+/** --with-dpdk: a cached archive with dpdk-testpmd, its libraries and the virtio PMD plugins (appended to the base). */
+function dpdkInitramfs(cache: string): string {
+  if (!fs.existsSync(DPDK_TESTPMD)) throw new Skip(`--with-dpdk: ${DPDK_TESTPMD} is not installed (apt-get install dpdk)`);
+  const pmdDir = dpdkPmdDir();
+  const pmds = DPDK_PMDS.map((p) => path.join(pmdDir, p));
+  for (const p of pmds) if (!fs.existsSync(p)) throw new Skip(`--with-dpdk: no ${p}`);
+  const files = [DPDK_TESTPMD, ...pmds];
+  const libs = [...new Set(files.flatMap((f) => lddLibs(f)))];
+  const stat = (p: string): string => { const s = fs.statSync(p); return `${p}:${s.size}:${s.mtimeMs}`; };
+  const key = createHash('sha256').update(['dpdk-layout-3', ...[...files, ...libs].map(stat)].join('\n')).digest('hex').slice(0, 16);
+  const out = path.join(cache, `dpdk-${key}.cpio`);
+  if (fs.existsSync(out)) return out;
+  const stage = fs.mkdtempSync(path.join(cache, 'stage-'));
+  try {
+    // The host's links kept as links (to the real file): EAL loads every plugin-folder file (*.so, *.so.<abi>), and
+    // glibc sees a library testpmd links against (e.g. librte_bus_pci, whose real file is in that folder) as the same
+    // file only if it is the same inode; two copies would be loaded twice (EAL panics: tailq already registered).
+    const have = new Set(lddLibs(fs.realpathSync(process.execPath))); // already in the base archive
+    for (const f of [...files, ...libs.filter((l) => !have.has(l))]) {
+      const real = fs.realpathSync(f);
+      copyInto(stage, real);
+      if (real !== f && !fs.existsSync(path.join(stage, f))) {
+        fs.mkdirSync(path.dirname(path.join(stage, f)), { recursive: true });
+        fs.symlinkSync(real, path.join(stage, f));
+      }
+    }
+    fs.mkdirSync(path.join(stage, 'etc'), { recursive: true });
+    fs.mkdirSync(path.join(stage, 'var/run'), { recursive: true }); // EAL's runtime folder is /var/run/dpdk
+    fs.writeFileSync(path.join(stage, 'etc/ixyvm-dpdk'), `IXYVM_DPDK_PMDS='${pmds.join(' ')}'\n`);
+    // "." too: the unpacker chmods / to 0755 (EAL refuses plugins under a world-writable folder; rootfs is 0777)
+    fs.chmodSync(stage, 0o755);
+    const list = run('find', ['.'], 'find', { cwd: stage });
+    atomicWrite(out, run('cpio', ['-o', '-H', 'newc', '--quiet', '-R', '0:0'], 'cpio', { cwd: stage, input: list }));
+    return out;
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
 /** A minimal newc cpio writer for the per-run files (appended to the base archive: the kernel reads both). */
 export function cpioNewc(files: { name: string; data: string | Buffer; mode: number }[]): Buffer {
   const parts: Buffer[] = [];
@@ -390,8 +452,9 @@ poweroff -f
 }
 
 /** The cached base archive with this run's /init, /ixyvm/env and /ixyvm/cmd appended. */
-function makeInitrd(base: string, file: string, env: string, script: string): string {
+function makeInitrd(base: string, file: string, env: string, script: string, extra: string[] = []): string {
   fs.copyFileSync(base, file);
+  for (const x of extra) fs.appendFileSync(file, fs.readFileSync(x));
   fs.appendFileSync(file, cpioNewc([
     { name: 'init', data: initScript(), mode: 0o100755 },
     { name: 'ixyvm', data: '', mode: 0o40755 },
@@ -712,7 +775,12 @@ export async function main(argv: string[]): Promise<number> {
       fs.mkdirSync(share, { mode: 0o777 });
       env += 'export IXYVM_SHARE=/ixyshare\n';
     }
-    const initrd = makeInitrd(base, path.join(tmp, 'initrd.cpio'), env, script);
+    const extra: string[] = [];
+    if (opts.withDpdk) {
+      extra.push(dpdkInitramfs(cache));
+      env += '[ -f /etc/ixyvm-dpdk ] && . /etc/ixyvm-dpdk; export IXYVM_DPDK_PMDS\n';
+    }
+    const initrd = makeInitrd(base, path.join(tmp, 'initrd.cpio'), env, script, extra);
     const accel = await chooseAccel(opts, cache, kernel, makeInitrd(base, path.join(tmp, 'probe.cpio'), env.replace(/^export IXYVM_SHARE.*\n/m, ''), 'true'), tmp);
     const prep = performance.now() - t0;
     if (opts.nics > 0) ns = createNetns(opts.nics, opts.bridge, opts.peerNs);
