@@ -1,0 +1,151 @@
+/**
+ * IX's elastic thread: one loop that takes batches of packets from a device queue through the stack to the app and
+ * back, run to completion (IX §3/§4.2). Each iteration:
+ *   reclaim TX (hand staged frames to the device) → run the app's calls (build their segments) → timers →
+ *   poll RX (at most B packets, never waiting to fill a batch) → stack → events to the app → post TX.
+ * Batching is adaptive: under light load a batch is 1 packet (low latency), under heavy load it grows up to B.
+ *
+ * The loop shares its thread with Node's event loop: it runs in slices (default 1 ms) and yields between them, so
+ * user timers and I/O in the same thread still work. When idle it spins for `spinUs`, then keeps polling once per
+ * event-loop turn, and after `parkAfterMs` of idleness parks until the next timer (at most `parkMaxMs`).
+ */
+import type { Device } from '../driver/device.js';
+import type { App, NetApi } from '../api/native.js';
+import type { Stack } from '../stack/stack.js';
+import { threadCpuNs } from '../sys/cpu.js';
+
+export interface ElasticOptions {
+  /** B: most packets taken from the device per iteration (IX: 64). */
+  batch?: number;
+  /** Busy slice before yielding to Node's event loop, µs. Default 1000. */
+  sliceUs?: number;
+  /** Spin this long with nothing to do before yielding, µs. Default 200. */
+  spinUs?: number;
+  /** Idle this long → park with a timer instead of polling every event-loop turn. Default 20 ms. */
+  parkAfterMs?: number;
+  /** Longest park, ms. Default 1. */
+  parkMaxMs?: number;
+}
+
+export class LoopCounters {
+  iterations = 0;
+  rxPackets = 0;
+  /** Histogram of batch sizes by power of two: [0] = 1, [1] = 2–3, … [7] = 128+. */
+  readonly batchSizes = new Float64Array(8);
+  parks = 0;
+  yields = 0;
+}
+
+export class ElasticThread {
+  readonly batch: number;
+  readonly counters = new LoopCounters();
+  private readonly ids: Uint32Array;
+  private readonly device: Device;
+  private readonly queue: number;
+  private stopped = false;
+  private running = false;
+  private readonly sliceMs: number;
+  private readonly spinMs: number;
+  private readonly parkAfterMs: number;
+  private readonly parkMaxMs: number;
+  private idleSince = 0;
+  private cpu0 = 0;
+  private resolveDone: (() => void) | null = null;
+  private failure: unknown = null;
+  private readonly boundSlice: () => void;
+
+  constructor(readonly stack: Stack, readonly app: App, readonly api: NetApi, opts: ElasticOptions = {}) {
+    this.batch = opts.batch ?? 64;
+    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > 1024) throw new RangeError(`batch ${this.batch}: use 1..1024`);
+    this.ids = new Uint32Array(this.batch);
+    this.device = stack.iface.device;
+    this.queue = stack.iface.queue;
+    this.sliceMs = (opts.sliceUs ?? 1000) / 1000;
+    this.spinMs = (opts.spinUs ?? 200) / 1000;
+    this.parkAfterMs = opts.parkAfterMs ?? 20;
+    this.parkMaxMs = opts.parkMaxMs ?? 1;
+    this.boundSlice = () => this.slice();
+  }
+
+  /** One iteration of the loop; returns the packets received (0 = idle). */
+  iterate(): number {
+    const stack = this.stack;
+    const iface = stack.iface;
+    iface.flushTx();
+    stack.tcp.flush();
+    stack.timers();
+    const n = this.device.rxBatch(this.queue, this.ids, this.batch);
+    for (let i = 0; i < n; i++) stack.input(this.ids[i]);
+    stack.tcp.flush();
+    const ev = stack.events;
+    if (ev.count > 0) {
+      this.app.onEvents(ev, this.api);
+      ev.clear();
+    }
+    iface.flushTx();
+    const c = this.counters;
+    c.iterations++;
+    if (n > 0) {
+      c.rxPackets += n;
+      c.batchSizes[n >= 128 ? 7 : 31 - Math.clz32(n)]++;
+    }
+    return n;
+  }
+
+  /** Runs until `stop()` or the app is finished; resolves then (rejects if the app or the stack threw). */
+  run(): Promise<void> {
+    if (this.running) throw new Error('the elastic thread is already running');
+    this.running = true;
+    this.cpu0 = threadCpuNs();
+    this.app.start(this.api);
+    this.idleSince = performance.now();
+    return new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+      setImmediate(this.boundSlice);
+    }).then(() => { if (this.failure !== null) throw this.failure; });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** CPU time this thread used since run() began, ns. */
+  cpuNs(): number {
+    return threadCpuNs() - this.cpu0;
+  }
+
+  private slice(): void {
+    try {
+      const start = performance.now();
+      let now = start;
+      for (;;) {
+        if (this.stopped || this.app.finished) { this.finish(); return; }
+        const n = this.iterate();
+        now = performance.now();
+        if (n > 0 || this.stack.iface.txPending > 0) this.idleSince = now;
+        else if (now - this.idleSince >= this.spinMs) break;
+        if (now - start >= this.sliceMs) break;
+      }
+      const idle = now - this.idleSince;
+      if (idle >= this.parkAfterMs) {
+        this.counters.parks++;
+        const nextMs = this.stack.wheel.nextDue() * 0.016; // ticks of 16 µs → ms
+        const wait = nextMs < this.parkMaxMs ? (nextMs > 0 ? nextMs : 0) : this.parkMaxMs;
+        setTimeout(this.boundSlice, wait);
+      } else {
+        this.counters.yields++;
+        setImmediate(this.boundSlice);
+      }
+    } catch (e) {
+      this.failure = e;
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    this.running = false;
+    const r = this.resolveDone;
+    this.resolveDone = null;
+    r?.();
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * One TCP/IP stack instance: an interface (a device queue with IPv4 addresses), ICMP echo, UDP, TCP, the timer wheel
+ * and the event array. `input(id)` takes a received frame and runs it through the layers to completion; nothing
+ * here touches a device except through the interface's transmit staging ring.
+ */
+import { EventQueue } from '../api/events.js';
+import {
+  EthernetView, EtherType, ETH_HEADER_LEN, emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpUnreachCode, IcmpView, IpProtocol,
+  Ipv4View, TcpView, UdpView, WireError, copyMac,
+} from '../wire/index.js';
+import { Clock } from './clock.js';
+import { IpInterface, type IpInterfaceOptions } from './ip-interface.js';
+import { Ipv4Reassembler } from './ip-reassembly.js';
+import { type TcpConfig, Tcp, TimerKind } from './tcp/tcp.js';
+import { tcpInput } from './tcp/tcp-input.js';
+import { TimerWheel } from './timer-wheel.js';
+import { Udp } from './udp.js';
+
+export interface StackOptions extends IpInterfaceOptions {
+  tcp?: TcpConfig;
+  /** Accept frames for any destination MAC (the device is promiscuous). Default false. */
+  promisc?: boolean;
+}
+
+export class StackCounters {
+  ipIn = 0;
+  ipBad = 0;
+  ipNotForUs = 0;
+  fragments = 0;
+  reassembled = 0;
+  reassembledTooBig = 0;
+  unknownProtocol = 0;
+  icmpEchoReplies = 0;
+  icmpUnreachSent = 0;
+  icmpOther = 0;
+  badL4 = 0;
+}
+
+/** ICMP errors we send per second at most (RFC 1812 §4.3.2.8 asks for a rate limit). */
+const ICMP_ERRORS_PER_S = 100;
+
+export class Stack {
+  readonly clock = new Clock();
+  readonly wheel: TimerWheel;
+  readonly events: EventQueue;
+  readonly iface: IpInterface;
+  readonly tcp: Tcp;
+  readonly udp: Udp;
+  readonly counters = new StackCounters();
+  readonly reassembler = new Ipv4Reassembler();
+  private readonly promisc: boolean;
+  private readonly eth = new EthernetView();
+  private readonly ip = new Ipv4View();
+  private readonly icmp = new IcmpView();
+  private readonly udpView = new UdpView();
+  private readonly tcpView = new TcpView();
+  private lastSlowPollMs = 0;
+  private icmpWindowStart = 0;
+  private icmpCount = 0;
+
+  constructor(opts: StackOptions) {
+    this.clock.update();
+    this.iface = new IpInterface(opts, this.clock);
+    this.events = new EventQueue(1024, this.iface.bytes);
+    const onFire = (kind: number, owner: number, handle: number): void => {
+      if (kind <= TimerKind.TcpWait) this.tcp.onTimer(kind, owner, handle);
+    };
+    this.wheel = new TimerWheel(onFire, { capacity: 4 * (opts.tcp?.maxConnections ?? 65536), startTick: this.clock.tick });
+    this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp);
+    this.udp = new Udp(this.iface, this.events);
+    this.promisc = opts.promisc ?? false;
+  }
+
+  /** Takes a received frame (a pool buffer id whose length is in pool.len) through Ethernet/ARP/IPv4/L4. */
+  input(id: number): void {
+    const iface = this.iface;
+    const pool = iface.pool;
+    const b = iface.bytes;
+    const off = pool.dataOffset(id);
+    const len = pool.len[id];
+    iface.counters.rxFrames++;
+    const eth = this.eth;
+    if (eth.wrap(b, off, len) !== WireError.Ok) { iface.counters.rxBadFrames++; pool.free(id); return; }
+    if (!this.promisc && !eth.dstIsMulticast() && !eth.dstEquals(iface.mac, 0)) {
+      iface.counters.rxNotForUs++;
+      pool.free(id);
+      return;
+    }
+    const type = eth.etherType;
+    if (type === EtherType.Arp) { iface.arpInput(id, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN); return; }
+    if (type !== EtherType.Ipv4) { iface.counters.rxUnknownEtherType++; pool.free(id); return; }
+    this.ipInput(id, b, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
+  }
+
+  private ipInput(id: number, b: Uint8Array, ipOff: number, ipLen: number): void {
+    const pool = this.iface.pool;
+    const ip = this.ip;
+    const err = ip.wrap(b, ipOff, ipLen);
+    if (err === WireError.Fragment) { this.fragment(id, b, ipOff); return; }
+    if (err !== WireError.Ok) { this.counters.ipBad++; pool.free(id); return; }
+    this.counters.ipIn++;
+    const dst = ip.dst;
+    if (!this.iface.isLocal(dst) && dst !== -1) { this.counters.ipNotForUs++; pool.free(id); return; }
+    const src = ip.src;
+    const l4Off = ip.payloadOff;
+    const l4Len = ip.payloadLen;
+    switch (ip.protocol) {
+      case IpProtocol.Tcp: {
+        const t = this.tcpView;
+        if (dst === -1 || t.wrap(b, l4Off, l4Len, ip.addrSum) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        tcpInput(this.tcp, id, t, src, dst);
+        return;
+      }
+      case IpProtocol.Udp: {
+        const u = this.udpView;
+        if (u.wrap(b, l4Off, l4Len, ip.addrSum) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        if (!this.udp.input(id, u, src)) {
+          if (dst !== -1) this.icmpError(b, ipOff, IcmpType.DestUnreachable, IcmpUnreachCode.Port, src, dst);
+          pool.free(id);
+        }
+        return;
+      }
+      case IpProtocol.Icmp: {
+        const m = this.icmp;
+        if (m.wrap(b, l4Off, l4Len) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        if (m.type === IcmpType.Echo && dst !== -1) { this.echoReply(id, b, ipOff); return; }
+        this.counters.icmpOther++;
+        pool.free(id);
+        return;
+      }
+      default:
+        this.counters.unknownProtocol++;
+        if (dst !== -1) this.icmpError(b, ipOff, IcmpType.DestUnreachable, IcmpUnreachCode.Protocol, src, dst);
+        pool.free(id);
+    }
+  }
+
+  /** RFC 792 echo reply, built in the request's own buffer (RFC 1122 §3.2.2.6: same data, identifier, sequence). */
+  private echoReply(id: number, b: Uint8Array, ipOff: number): void {
+    const ip = this.ip;
+    ip.swapAddresses();
+    ip.setTtl(64);
+    this.icmp.echoToReply();
+    const off = ipOff - ETH_HEADER_LEN;
+    copyMac(b, off, b, off + 6);
+    copyMac(b, off + 6, this.iface.mac, 0);
+    this.iface.pool.len[id] = ETH_HEADER_LEN + ip.totalLen < 60 ? 60 : ETH_HEADER_LEN + ip.totalLen;
+    this.counters.icmpEchoReplies++;
+    this.iface.queueFrame(id);
+  }
+
+  /** An ICMP error quoting the offending header and 8 bytes (RFC 792), rate-limited. */
+  private icmpError(b: Uint8Array, ipOff: number, type: number, code: number, src: number, dst: number): void {
+    const now = this.clock.ms;
+    if (now - this.icmpWindowStart >= 1000) { this.icmpWindowStart = now; this.icmpCount = 0; }
+    if (this.icmpCount >= ICMP_ERRORS_PER_S) return;
+    const iface = this.iface;
+    const id = iface.allocFrame();
+    if (id < 0) return;
+    this.icmpCount++;
+    const hlen = (b[ipOff] & 0x0f) << 2;
+    const avail = this.ip.totalLen;
+    const quote = hlen + 8 < avail ? hlen + 8 : avail;
+    const at = iface.l4Offset(id);
+    b.copyWithin(at + ICMP_HEADER_LEN, ipOff, ipOff + quote);
+    emitIcmp(b, at, type, code, 0, quote);
+    iface.sendIpv4(id, dst, src, IpProtocol.Icmp, ICMP_HEADER_LEN + quote);
+    this.counters.icmpUnreachSent++;
+  }
+
+  /** A fragment: reassemble (RFC 791 §3.2); a complete datagram that fits one buffer goes through ipInput again. */
+  private fragment(id: number, b: Uint8Array, ipOff: number): void {
+    const pool = this.iface.pool;
+    this.counters.fragments++;
+    const slot = this.reassembler.input(b, ipOff, this.clock.ms);
+    if (slot < 0) { pool.free(id); return; }
+    const dgram = this.reassembler.datagramBytes(slot);
+    const dlen = this.reassembler.datagramLen(slot);
+    if (ETH_HEADER_LEN + dlen > pool.dataRoom) { this.counters.reassembledTooBig++; pool.free(id); return; }
+    this.counters.reassembled++;
+    // Reuse the fragment's buffer: its Ethernet header stays, the whole datagram replaces the fragment.
+    for (let i = 0; i < dlen; i++) b[ipOff + i] = dgram[i];
+    pool.len[id] = ETH_HEADER_LEN + dlen;
+    this.ipInput(id, b, ipOff, dlen);
+  }
+
+  /** Reads the clock and fires due timers (TCP), ARP retries and reassembly timeouts. */
+  timers(): void {
+    this.clock.update();
+    this.wheel.advance(this.clock.tick);
+    const now = this.clock.ms;
+    if (now - this.lastSlowPollMs >= 100) {
+      this.lastSlowPollMs = now;
+      this.iface.pollArp();
+      this.reassembler.expire(now);
+    }
+  }
+
+  /** Buffers the stack holds right now (for mempool accounting: with the device's, they must add up to `allocated`). */
+  get buffersHeld(): number {
+    return this.iface.buffersHeld + this.tcp.buffersHeld + this.udp.buffersHeld;
+  }
+
+  /** Resets every connection and frees every buffer the stack holds. */
+  shutdown(): void {
+    this.tcp.shutdown();
+    this.iface.flushTx();
+    this.udp.releaseAll();
+    this.iface.drop();
+  }
+}

@@ -1,0 +1,442 @@
+/**
+ * TCP segment arrival, RFC 9293 §3.10.7 step by step, with the RFC 5961 defences against blind RST, SYN and data
+ * injection, RFC 7323 PAWS, SYN cookies (RFC 4987 §3.6) when a listener's SYN backlog is full, and RFC 6191
+ * reuse of a TIME-WAIT tuple by a new SYN.
+ *
+ * Ownership: `tcpInput` takes the packet buffer. In-order and out-of-order data keep it (tcp-recv.ts); everything
+ * else frees it before returning.
+ */
+import { DeathReason } from '../../api/codes.js';
+import { EventKind } from '../../api/events.js';
+import { TCP_DEFAULT_MSS, TcpFlag, type TcpView } from '../../wire/index.js';
+import { cookieSackOk, cookieTsval, cookieWscale } from '../syn-cookie.js';
+import { seqDiff, seqGe, seqGt, seqLe, seqLt, type TcpConn, TcpState } from './tcp-conn.js';
+import { sqRelease } from './tcp-send-queue.js';
+import type { Tcp } from './tcp.js';
+
+/** Timestamp option bytes taken from each segment's payload room when timestamps are on (RFC 7323 §3.2, 10 + 2 NOP). */
+const TS_OPTION_ROOM = 12;
+
+export function tcpInput(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
+  tcp.counters.segmentsIn++;
+  const lport = v.dstPort;
+  const rport = v.srcPort;
+  const idx = tcp.flows.lookup(dst, lport, src, rport);
+  if (idx < 0) { noConnection(tcp, id, v, src, dst); return; }
+  const c = tcp.at(idx);
+  if (c.state === TcpState.SynSent) { synSent(tcp, c, id, v); return; }
+  if (c.state === TcpState.TimeWait && (v.flags & (TcpFlag.Syn | TcpFlag.Ack | TcpFlag.Rst)) === TcpFlag.Syn &&
+    timeWaitReusable(c, v)) {
+    tcp.free(c);
+    noConnection(tcp, id, v, src, dst);
+    return;
+  }
+  if (!synchronized(tcp, c, id, v)) tcp.iface.pool.free(id);
+}
+
+/** RFC 6191: a SYN may reopen a TIME-WAIT tuple when its timestamp (or, without timestamps, its ISN) is newer. */
+function timeWaitReusable(c: TcpConn, v: TcpView): boolean {
+  const o = v.options;
+  if (c.tsOk && o.hasTimestamps) return seqGt(o.tsVal, c.tsRecent);
+  return seqGt(v.seq, c.rcvNxt);
+}
+
+/** RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN). */
+function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
+  const flags = v.flags;
+  const lport = v.dstPort;
+  const rport = v.srcPort;
+  const listener = tcp.listeners.get(lport);
+  tcp.iface.pool.free(id); // nothing below keeps the buffer except the cookie path, which re-reads only the view
+  if ((flags & TcpFlag.Rst) !== 0) return;
+  if (listener === undefined) {
+    // Closed port: RST (seq = SEG.ACK if ACK, else RST+ACK acknowledging the segment).
+    if ((flags & TcpFlag.Ack) !== 0) tcp.sendRst(dst, lport, src, rport, v.ack, 0, false);
+    else tcp.sendRst(dst, lport, src, rport, 0, (v.seq + v.segLen) | 0, true);
+    return;
+  }
+  if ((flags & TcpFlag.Ack) !== 0) {
+    if ((flags & TcpFlag.Syn) === 0 && cookieAck(tcp, v, src, dst)) return;
+    tcp.sendRst(dst, lport, src, rport, v.ack, 0, false);
+    return;
+  }
+  if ((flags & TcpFlag.Syn) === 0) return;
+  const o = v.options;
+  const peerMss = o.hasMss ? o.mss : TCP_DEFAULT_MSS;
+  if (listener.synReceived >= listener.backlog) {
+    // Backlog full: answer statelessly with a SYN cookie instead of dropping (RFC 4987 §3.6).
+    tcp.counters.backlogDrops++;
+    const mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+    const isn = tcp.cookies.encode(dst, lport, src, rport, v.seq, mss, tcp.clock.ms);
+    const ts = o.hasTimestamps;
+    const tsval = ts ? cookieTsval(tcp.clock.tsval, o.hasWindowScale ? o.windowScale : -1, o.sackPermitted) : 0;
+    tcp.sendCookieSynAck(dst, lport, src, rport, isn, (v.seq + 1) | 0, ts && o.hasWindowScale, ts && o.sackPermitted, ts,
+      tsval, o.tsVal);
+    return;
+  }
+  const c = tcp.newConn(dst, lport, src, rport);
+  if (c === null) { tcp.counters.backlogDrops++; return; }
+  tcp.counters.passiveOpens++;
+  c.state = TcpState.SynReceived;
+  c.listenPort = lport;
+  listener.synReceived++;
+  c.irs = v.seq;
+  c.rcvNxt = (v.seq + 1) | 0;
+  negotiate(tcp, c, v, peerMss);
+  c.sndWnd = v.window; // a SYN's window is never scaled (RFC 7323 §2.2)
+  c.maxSndWnd = c.sndWnd;
+  c.sndWl1 = v.seq;
+  c.iss = tcp.newIsn(c);
+  c.sndUna = c.iss;
+  c.sndNxt = c.sndMax = (c.iss + 1) | 0;
+  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
+  tcp.sendSyn(c, true);
+  tcp.armRtx(c);
+}
+
+/** Options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2). */
+function negotiate(tcp: Tcp, c: TcpConn, v: TcpView, peerMss: number): void {
+  const o = v.options;
+  c.wsOk = o.hasWindowScale;
+  c.sndShift = c.wsOk ? o.windowScale : 0;
+  c.rcvShift = c.wsOk ? tcp.rcvShift : 0;
+  c.sackOk = o.sackPermitted;
+  c.tsOk = o.hasTimestamps;
+  if (c.tsOk) c.tsRecent = o.tsVal;
+  const mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+  c.mss = mss - (c.tsOk ? TS_OPTION_ROOM : 0);
+}
+
+/** The ACK completing a handshake we answered with a SYN cookie: rebuild the connection from the cookie. */
+function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): boolean {
+  const lport = v.dstPort, rport = v.srcPort;
+  const ourIsn = (v.ack - 1) | 0;
+  const clientIsn = (v.seq - 1) | 0;
+  const mss = tcp.cookies.decode(dst, lport, src, rport, clientIsn, ourIsn, tcp.clock.ms);
+  if (mss < 0) { tcp.counters.synCookiesRejected++; return false; }
+  const c = tcp.newConn(dst, lport, src, rport);
+  if (c === null) return false;
+  tcp.counters.synCookiesAccepted++;
+  tcp.counters.passiveOpens++;
+  const o = v.options;
+  c.irs = clientIsn;
+  c.rcvNxt = v.seq;
+  c.iss = ourIsn;
+  c.sndUna = c.sndNxt = c.sndMax = v.ack;
+  c.tsOk = o.hasTimestamps;
+  const ws = c.tsOk ? cookieWscale(o.tsEcr) : -1;
+  c.wsOk = ws >= 0;
+  c.sndShift = c.wsOk ? ws : 0;
+  c.rcvShift = c.wsOk ? tcp.rcvShift : 0;
+  c.sackOk = c.tsOk && cookieSackOk(o.tsEcr);
+  if (c.tsOk) c.tsRecent = o.tsVal;
+  c.mss = mss - (c.tsOk ? TS_OPTION_ROOM : 0);
+  c.sndWnd = v.window << c.sndShift;
+  c.maxSndWnd = c.sndWnd;
+  c.sndWl1 = v.seq;
+  c.sndWl2 = v.ack;
+  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
+  establish(tcp, c);
+  // The cookie's ACK may carry data: the buffer was already freed, so the peer will retransmit it.
+  return true;
+}
+
+/** SYN-RECEIVED → ESTABLISHED for a passive open: the app hears a knock. */
+function establish(tcp: Tcp, c: TcpConn): void {
+  if (c.listenPort >= 0) {
+    const l = tcp.listeners.get(c.listenPort);
+    if (l !== undefined && l.synReceived > 0) l.synReceived--;
+    c.listenPort = -1;
+  }
+  c.state = TcpState.Established;
+  tcp.initCwnd(c);
+  c.retries = 0;
+  tcp.stopRtx(c);
+  tcp.events.push(EventKind.Knock, c.handle, 0, c.lport, 0, c.rip, c.rport, -1);
+}
+
+/** RFC 9293 §3.10.7.3 (SYN-SENT). */
+function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
+  tcp.iface.pool.free(id);
+  const flags = v.flags;
+  const ack = v.ack;
+  const hasAck = (flags & TcpFlag.Ack) !== 0;
+  if (hasAck && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
+    if ((flags & TcpFlag.Rst) === 0) tcp.sendRst(c.lip, c.lport, c.rip, c.rport, ack, 0, false);
+    return;
+  }
+  if ((flags & TcpFlag.Rst) !== 0) {
+    if (hasAck) { tcp.counters.resetsIn++; tcp.die(c, DeathReason.Refused); tcp.free(c); }
+    return;
+  }
+  if ((flags & TcpFlag.Syn) === 0) return;
+  c.irs = v.seq;
+  c.rcvNxt = (v.seq + 1) | 0;
+  negotiate(tcp, c, v, v.options.hasMss ? v.options.mss : TCP_DEFAULT_MSS);
+  c.rcvAdv = c.rcvNxt;
+  if (!hasAck) {
+    // Simultaneous open: answer with a SYN-ACK from SYN-RECEIVED.
+    c.state = TcpState.SynReceived;
+    c.sndWnd = v.window;
+    c.sndWl1 = v.seq;
+    tcp.sendSyn(c, true);
+    return;
+  }
+  if (c.retries === 0) tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+  c.rttTiming = false;
+  c.sndUna = ack;
+  c.sndWnd = v.window;
+  c.maxSndWnd = c.sndWnd;
+  c.sndWl1 = v.seq;
+  c.sndWl2 = ack;
+  c.state = TcpState.Established;
+  tcp.initCwnd(c);
+  c.retries = 0;
+  tcp.stopRtx(c);
+  tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, 0, 0, 0, -1);
+  c.ackNow = true;
+  tcp.touch(c);
+}
+
+/**
+ * RFC 9293 §3.10.7.4 for every synchronized state (and SYN-RECEIVED). Returns true when the buffer was kept.
+ */
+function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
+  const flags = v.flags;
+  const o = v.options;
+  let seq = v.seq;
+  const segLen = v.segLen;
+
+  // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
+  if (c.tsOk && o.hasTimestamps && (flags & TcpFlag.Rst) === 0 && seqLt(o.tsVal, c.tsRecent)) {
+    tcp.counters.pawsDropped++;
+    c.ackNow = true;
+    tcp.touch(c);
+    return false;
+  }
+
+  // First: sequence number acceptability.
+  const wnd = seqDiff(c.rcvAdv, c.rcvNxt) > 0 ? seqDiff(c.rcvAdv, c.rcvNxt) : 0;
+  const off0 = seqDiff(seq, c.rcvNxt);
+  let acceptable: boolean;
+  if (segLen === 0) acceptable = wnd === 0 ? off0 === 0 : off0 >= 0 && off0 < wnd;
+  else if (wnd === 0) acceptable = false;
+  else {
+    const offEnd = (off0 + segLen - 1) | 0;
+    acceptable = (off0 >= 0 && off0 < wnd) || (offEnd >= 0 && offEnd < wnd);
+  }
+  // A zero-window probe at RCV.NXT still carries a valid ACK (RFC 9293 §3.10.7.4 "special allowance").
+  const probe = !acceptable && wnd === 0 && off0 === 0;
+  if (!acceptable && !probe) {
+    if ((flags & TcpFlag.Rst) === 0) {
+      tcp.counters.outOfWindow++;
+      c.ackNow = true;
+      tcp.touch(c);
+    }
+    return false;
+  }
+
+  // Second: RST (RFC 5961 §3.2: only an exact RCV.NXT match resets; in-window others get a challenge ACK).
+  if ((flags & TcpFlag.Rst) !== 0) {
+    if (seq !== c.rcvNxt) { tcp.challengeAck(c); return false; }
+    tcp.counters.resetsIn++;
+    if (c.state === TcpState.SynReceived && c.listenPort >= 0) { c.released = true; tcp.free(c); return false; }
+    tcp.die(c, c.state === TcpState.TimeWait ? DeathReason.Closed : DeathReason.Reset);
+    tcp.free(c);
+    return false;
+  }
+
+  // Fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK, never a reset).
+  if ((flags & TcpFlag.Syn) !== 0) {
+    if (c.state === TcpState.SynReceived && seq === c.irs) {
+      tcp.sendSyn(c, true); // our SYN-ACK was lost: the peer retransmitted its SYN
+      return false;
+    }
+    tcp.challengeAck(c);
+    return false;
+  }
+
+  // Fifth: ACK.
+  if ((flags & TcpFlag.Ack) === 0) return false;
+  const ack = v.ack;
+  if (c.state === TcpState.SynReceived) {
+    if (seqLt(c.sndUna, ack) && seqLe(ack, c.sndMax)) {
+      c.sndUna = ack;
+      c.sndWnd = v.window << c.sndShift;
+      c.maxSndWnd = c.sndWnd;
+      c.sndWl1 = seq;
+      c.sndWl2 = ack;
+      if (c.retries === 0 && c.rttStartUs > 0) tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+      establish(tcp, c);
+    } else {
+      tcp.sendRst(c.lip, c.lport, c.rip, c.rport, ack, 0, false);
+      return false;
+    }
+  }
+  if (seqGt(ack, c.sndMax)) { c.ackNow = true; tcp.touch(c); return false; }
+  if (tcp.ackTooOld(c, ack)) { tcp.challengeAck(c); return false; }
+  processAck(tcp, c, v, seq, ack, segLen);
+  if (c.state === TcpState.Closed) return false;
+
+  // Timestamps: remember the peer's clock for our echo (RFC 7323 §4.3, the "Last.ACK.sent" rule).
+  if (c.tsOk && o.hasTimestamps && seqLe(seq, c.lastAckSent) && seqGe((seq + segLen) | 0, c.lastAckSent)) {
+    c.tsRecent = o.tsVal;
+  }
+
+  // Sixth/seventh: data.
+  let kept = false;
+  let len = v.payloadLen;
+  let dataOff = v.payloadOff;
+  let fin = (flags & TcpFlag.Fin) !== 0;
+  const st = c.state;
+  if (st === TcpState.Established || st === TcpState.FinWait1 || st === TcpState.FinWait2) {
+    if (seqLt(seq, c.rcvNxt)) {
+      const skip = seqDiff(c.rcvNxt, seq);
+      if (skip >= len) { len = 0; } else { len -= skip; dataOff += skip; }
+      seq = c.rcvNxt;
+      if (len === 0) c.ackNow = true; // an old duplicate: tell the peer where we are
+    }
+    const room = seqDiff(c.rcvAdv, seq) > 0 ? seqDiff(c.rcvAdv, seq) : 0;
+    if (len > room) { len = room; fin = false; }
+    if (len > 0) {
+      if (seq === c.rcvNxt) {
+        const at = tcp.recv.append(c, id, dataOff, len);
+        kept = true;
+        c.rcvNxt = (c.rcvNxt + len) | 0;
+        tcp.deliver(c, at, len);
+        if (c.oooHead >= 0) {
+          c.rcvNxt = tcp.recv.pullInOrder(c, c.rcvNxt, tcp.deliverFn);
+          c.ackNow = true; // RFC 5681 §4.2: acknowledge at once when a hole is filled
+        }
+        c.ackPending++;
+        if (c.ackPending >= 2) c.ackNow = true; // at least every second full segment (RFC 9293 §3.8.6.3)
+        if (c.oooFin && c.oooFinSeq === c.rcvNxt) { c.oooFin = false; fin = true; seq = (c.rcvNxt - len) | 0; }
+      } else {
+        tcp.counters.oooSegments++;
+        if (tcp.recv.insertOoo(c, id, dataOff, len, seq)) kept = true;
+        else tcp.counters.oooDropped++;
+        if (fin) { c.oooFin = true; c.oooFinSeq = (seq + len) | 0; fin = false; }
+        c.ackNow = true; // RFC 5681 §4.2: a duplicate ACK (with SACK blocks) at once
+      }
+      tcp.touch(c);
+    } else if (probe) {
+      c.ackNow = true;
+      tcp.touch(c);
+    }
+  } else if (v.payloadLen > 0) {
+    c.ackNow = true; // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent its FIN; ignore data
+    tcp.touch(c);
+  }
+
+  // Eighth: FIN, once everything before it has arrived.
+  if (fin && ((seq + len) | 0) === c.rcvNxt && !c.finReceived) finArrived(tcp, c);
+  else if (fin && c.state === TcpState.TimeWait) { c.ackNow = true; tcp.touch(c); tcp.enterTimeWait(c); }
+  return kept;
+}
+
+/** §3.10.7.4 fifth step for ESTABLISHED and later: advance SND.UNA, congestion control, window update. */
+function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, segLen: number): void {
+  const wndField = v.window << c.sndShift;
+  if (seqGt(ack, c.sndUna)) {
+    const acked = seqDiff(ack, c.sndUna);
+    const dataAcked = acked < c.sqBytes ? acked : c.sqBytes;
+    if (c.rttTiming && seqGe(ack, c.rttSeq)) {
+      c.rttTiming = false;
+      tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+    }
+    if (dataAcked > 0) {
+      sqRelease(c, dataAcked);
+      c.ackedUnreported += dataAcked;
+    }
+    c.sndUna = ack;
+    if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
+    c.retries = 0;
+    if (c.inRecovery) {
+      if (seqGe(ack, c.recover)) {
+        // RFC 6582 §3.2 step 3: full acknowledgment ends recovery.
+        const flight = seqDiff(c.sndMax, c.sndUna);
+        const deflated = (flight > c.mss ? flight : c.mss) + c.mss;
+        c.cwnd = c.ssthresh < deflated ? c.ssthresh : deflated;
+        c.inRecovery = false;
+      } else {
+        // Partial acknowledgment: resend the next hole, deflate by what was acked (RFC 6582 §3.2 step 4).
+        tcp.retransmitFirst(c);
+        c.cwnd -= acked;
+        if (acked >= c.mss) c.cwnd += c.mss;
+        if (c.cwnd < c.mss) c.cwnd = c.mss;
+      }
+    } else {
+      tcp.growCwnd(c, dataAcked);
+    }
+    c.dupAcks = 0;
+    if (c.sndUna === c.sndMax) tcp.stopRtx(c); else tcp.armRtx(c);
+    tcp.touch(c);
+  } else if (ack === c.sndUna && segLen === 0 && wndField === c.sndWnd && c.sndMax !== c.sndUna) {
+    // A duplicate ACK (RFC 5681 §2 definition).
+    c.dupAcks++;
+    if (c.dupAcks === 3 && !c.inRecovery && seqGt(ack, c.recover)) {
+      // Fast retransmit (RFC 5681 §3.2 steps 2–4; RFC 6582 §3.2 step 2 for `recover`).
+      tcp.counters.fastRetransmits++;
+      const flight = seqDiff(c.sndMax, c.sndUna);
+      const half = flight >> 1;
+      c.ssthresh = half > 2 * c.mss ? half : 2 * c.mss;
+      c.recover = c.sndMax;
+      c.inRecovery = true;
+      tcp.retransmitFirst(c);
+      c.cwnd = c.ssthresh + 3 * c.mss;
+      tcp.armRtx(c);
+    } else if (c.inRecovery) {
+      c.cwnd += c.mss; // each further duplicate: a segment has left the network (step 5)
+      tcp.touch(c);
+    }
+  }
+  // Window update (RFC 9293 §3.10.7.4: only from a newer segment, WL1/WL2).
+  if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
+    const opened = wndField > c.sndWnd;
+    c.sndWnd = wndField;
+    c.sndWl1 = seq;
+    c.sndWl2 = ack;
+    if (wndField > c.maxSndWnd) c.maxSndWnd = wndField;
+    if (opened) tcp.touch(c);
+  }
+  if (c.persist && c.sndWnd === 0) c.retries = 0; // the peer answers our probes: keep waiting (RFC 9293 §3.8.6.1)
+
+  const finAcked = c.finSent && seqGt(c.sndUna, c.finSeq);
+  switch (c.state) {
+    case TcpState.FinWait1:
+      if (finAcked) c.state = TcpState.FinWait2;
+      break;
+    case TcpState.Closing:
+      if (finAcked) tcp.enterTimeWait(c);
+      break;
+    case TcpState.LastAck:
+      if (finAcked) { tcp.die(c, DeathReason.Closed); tcp.free(c); }
+      break;
+    default:
+      break;
+  }
+}
+
+/** The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth step). */
+function finArrived(tcp: Tcp, c: TcpConn): void {
+  c.rcvNxt = (c.rcvNxt + 1) | 0;
+  c.finReceived = true;
+  c.ackNow = true;
+  tcp.touch(c);
+  if (c.accepted && !c.released) tcp.events.push(EventKind.Recv, c.handle, c.cookie, 0, 0, 0, 0, -1);
+  switch (c.state) {
+    case TcpState.SynReceived:
+    case TcpState.Established:
+      c.state = TcpState.CloseWait;
+      break;
+    case TcpState.FinWait1:
+      if (c.finSent && seqGt(c.sndUna, c.finSeq)) tcp.enterTimeWait(c);
+      else c.state = TcpState.Closing;
+      break;
+    case TcpState.FinWait2:
+      tcp.enterTimeWait(c);
+      break;
+    default:
+      break;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The send queue of a connection: the app's own buffers, referenced until the peer acknowledges their bytes
+ * (IX's sendv contract — the app must not change them before the `sent` event). Bytes are copied into a frame
+ * only when a segment is built, for the first transmission and for every retransmission.
+ */
+import { SEND_QUEUE_ENTRIES, type TcpConn } from './tcp-conn.js';
+
+/** Appends `data[off, off+len)`; the caller checked there is an entry free. */
+export function sqPush(c: TcpConn, data: Uint8Array, off: number, len: number): void {
+  const i = (c.sqHead + c.sqCount) % SEND_QUEUE_ENTRIES;
+  c.sqRefs[i] = data;
+  c.sqOff[i] = off;
+  c.sqLen[i] = len;
+  c.sqCount++;
+  c.sqBytes += len;
+}
+
+/** Drops `n` acknowledged bytes from the front. */
+export function sqRelease(c: TcpConn, n: number): void {
+  c.sqBytes -= n;
+  while (n > 0) {
+    const i = c.sqHead;
+    const l = c.sqLen[i];
+    if (n < l) { c.sqOff[i] += n; c.sqLen[i] = l - n; return; }
+    n -= l;
+    c.sqRefs[i] = null;
+    c.sqHead = (i + 1) % SEND_QUEUE_ENTRIES;
+    c.sqCount--;
+  }
+}
+
+/** Copies `len` bytes starting `from` bytes past the queue's front into `dst` at `dstOff`. */
+export function sqCopyOut(c: TcpConn, from: number, dst: Uint8Array, dstOff: number, len: number): void {
+  let k = 0;
+  let i = c.sqHead;
+  while (from >= c.sqLen[i] && k < c.sqCount) { from -= c.sqLen[i]; i = (i + 1) % SEND_QUEUE_ENTRIES; k++; }
+  while (len > 0) {
+    const src = c.sqRefs[i]!;
+    const avail = c.sqLen[i] - from;
+    const n = len < avail ? len : avail;
+    copyBytes(dst, dstOff, src, c.sqOff[i] + from, n);
+    dstOff += n;
+    len -= n;
+    from = 0;
+    i = (i + 1) % SEND_QUEUE_ENTRIES;
+  }
+}
+
+export function sqClear(c: TcpConn): void {
+  for (let k = 0; k < SEND_QUEUE_ENTRIES; k++) c.sqRefs[k] = null;
+  c.sqHead = c.sqCount = c.sqBytes = 0;
+}
+
+/**
+ * Copies bytes between two arrays without making a subarray view (which would allocate per segment). The loop is
+ * unrolled by 8; V8 compiles it to plain byte moves.
+ */
+export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
+  let i = 0;
+  const n8 = n & ~7;
+  for (; i < n8; i += 8) {
+    dst[dOff + i] = src[sOff + i];
+    dst[dOff + i + 1] = src[sOff + i + 1];
+    dst[dOff + i + 2] = src[sOff + i + 2];
+    dst[dOff + i + 3] = src[sOff + i + 3];
+    dst[dOff + i + 4] = src[sOff + i + 4];
+    dst[dOff + i + 5] = src[sOff + i + 5];
+    dst[dOff + i + 6] = src[sOff + i + 6];
+    dst[dOff + i + 7] = src[sOff + i + 7];
+  }
+  for (; i < n; i++) dst[dOff + i] = src[sOff + i];
+}
