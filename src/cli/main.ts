@@ -8,6 +8,7 @@ import type { DeviceInfo } from '../apps/dataplane.js';
 import { fmt } from '../apps/stats-format.js';
 import { parseDeviceSpec, SimNic } from '../driver/index.js';
 import { IxyError } from '../util/errors.js';
+import { runEcho, runNetcat, runPingpong } from './stack-commands.js';
 
 type Kind = 'int' | 'number' | 'string' | 'boolean';
 interface Opt { kind: Kind; help: string; default?: string | boolean; min?: number; max?: number }
@@ -27,6 +28,17 @@ const SIM_WIRE: Opt = {
   default: 'tester',
 };
 const JSON_OPT: Opt = { kind: 'boolean', help: 'print the result as one JSON object on the last line' };
+
+const DEV: Opt = { kind: 'string', help: 'the device the stack runs on (xdp:IF, packet:IF, tap:NAME, virtio:…, ixgbe:…, impair:…/DEV)' };
+const IP: Opt = { kind: 'string', help: "the stack's IPv4 address and prefix, A.B.C.D/N" };
+const STACK_OPTS: Record<string, Opt> = {
+  dev: DEV, ip: IP,
+  gateway: { kind: 'string', help: 'next hop for addresses outside the prefix (A.B.C.D)' },
+  mac: { kind: 'string', help: "the stack's MAC (default: the device's; on tap: the tap's with the last byte changed)" },
+  port: { kind: 'int', help: 'TCP port', default: '7', min: 1, max: 65535 },
+  batch: { kind: 'int', help: 'B: most packets taken per loop iteration (IX: 64)', default: '64', min: 1, max: 1024 },
+  'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_OPT,
+};
 
 const COMMANDS: Record<string, Command> = {
   demo: {
@@ -70,6 +82,40 @@ const COMMANDS: Record<string, Command> = {
       'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_OPT,
     },
   },
+  echo: {
+    usage: 'ixy echo server|client --dev <spec> --ip <A.B.C.D/N> [options]', positionals: 1,
+    summary: 'the IX/mTCP echo benchmark on the TCP/IP stack: a zero-copy echo server, or a client with many connections',
+    options: {
+      ...STACK_OPTS,
+      connect: { kind: 'string', help: 'client: the server address A.B.C.D' },
+      connections: { kind: 'int', help: 'client: concurrent connections', default: '64', min: 1, max: 1 << 20 },
+      size: { kind: 'int', help: 'client: message size in bytes', default: '64', min: 1, max: 1 << 20 },
+      rounds: { kind: 'int', help: 'client: round trips per connection before it is replaced (0: keep it)', default: '0', min: 0, max: 1 << 30 },
+      messages: { kind: 'int', help: 'client: stop after this many messages (0: no limit)', default: '0', min: 0, max: Number.MAX_SAFE_INTEGER },
+    },
+  },
+  pingpong: {
+    usage: 'ixy pingpong server|client --dev <spec> --ip <A.B.C.D/N> [options]', positionals: 1,
+    summary: 'NetPIPE-style latency and goodput vs message size over the TCP/IP stack (the server echoes)',
+    options: {
+      ...STACK_OPTS,
+      connect: { kind: 'string', help: 'client: the server address A.B.C.D' },
+      sizes: { kind: 'string', help: 'client: message sizes in bytes, comma-separated', default: '1,64,256,1024,4096,16384,65536' },
+      rounds: { kind: 'int', help: 'client: least round trips per size', default: '1000', min: 1, max: 1 << 30 },
+      'min-ms': { kind: 'int', help: 'client: least milliseconds per size', default: '200', min: 0, max: 3_600_000 },
+    },
+  },
+  nc: {
+    usage: 'ixy nc --dev <spec> --ip <A.B.C.D/N> (--listen <port> | --connect <A.B.C.D> --port <port>) [--in F] [--out F]', positionals: 0,
+    summary: 'netcat on the TCP/IP stack: send a file, save what arrives, print both sha256 sums',
+    options: {
+      ...STACK_OPTS,
+      listen: { kind: 'int', help: 'wait for one connection on this port', min: 1, max: 65535 },
+      connect: { kind: 'string', help: 'connect to this address (with --port)' },
+      in: { kind: 'string', help: 'file to send once connected (default: nothing)' },
+      out: { kind: 'string', help: 'file to write the received bytes to' },
+    },
+  },
   devices: {
     usage: 'ixy devices [options]', positionals: 0,
     summary: 'list PCI network devices and Linux interfaces, their kernel driver, and which specs may take them',
@@ -81,7 +127,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-class UsageError extends IxyError {}
+export class UsageError extends IxyError {}
 
 function mainHelp(): string {
   const lines = ['ixy.ts — a user-space network dataplane for Node.js', '', 'usage: ixy <command> [options]   (ixy <command> --help for its options)', '', 'commands:'];
@@ -137,7 +183,7 @@ function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<
     }
     v[k] = n;
   }
-  if (typeof v.batch === 'number' && typeof v['ring-size'] === 'number' && v.batch > v['ring-size']) {
+  if (name !== 'echo' && name !== 'pingpong' && typeof v.batch === 'number' && typeof v['ring-size'] === 'number' && v.batch > v['ring-size']) {
     throw new UsageError(`--batch ${v.batch} is larger than the ring size ${v['ring-size']}: use 1..${v['ring-size']}`);
   }
   return { pos: parsed.positionals, v };
@@ -192,6 +238,9 @@ async function main(argv: string[]): Promise<number> {
       const verdict = await runDemo({ seconds: v.seconds as number, warmup: v.warmup as number, rateMpps: v.rate as number, json: v.json === true, pin: v['no-pin'] !== true, ...common });
       return verdict.ok ? 0 : 1;
     }
+    case 'echo': return runEcho(pos[0], v);
+    case 'pingpong': return runPingpong(pos[0], v);
+    case 'nc': return runNetcat(v);
     case 'devices': {
       const proc = v.procfs as string;
       const r = devicesReport(v.sysfs as string, { routePath: `${proc}/net/route`, ipv6RoutePath: `${proc}/net/ipv6_route` });
@@ -241,7 +290,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: Error) => {
-    if (e instanceof IxyError) console.error(`ixy: ${e.message}`);
+    if (e instanceof IxyError && !process.env.IXY_DEBUG) console.error(`ixy: ${e.message}`);
     else console.error(`ixy: internal error: ${e.stack ?? e.message}`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },

@@ -5,6 +5,7 @@ import './packet/packet-driver.js';
 import './tap/tap-driver.js';
 import './xdp/xdp-driver.js';
 import './virtio/virtio-driver.js';
+import './impair/impair-driver.js';
 
 export * from './device.js';
 export * from './open.js';

@@ -32,6 +32,8 @@ export interface IpInterfaceOptions {
   gateway?: number;
   /** IP MTU (default 1500; capped by the pool's data room). */
   mtu?: number;
+  /** The interface's MAC (default: the device's; a TAP device's user side needs its own, see apps/stack-runner.ts). */
+  mac?: Uint8Array;
   /** Frames waiting for the device when its TX ring is full (default 4096). */
   txBacklog?: number;
 }
@@ -76,7 +78,7 @@ export class IpInterface {
     this.queue = opts.queue ?? 0;
     this.pool = opts.device.pool;
     this.bytes = this.pool.bytes;
-    this.mac = opts.device.macAddress();
+    this.mac = opts.mac ? Uint8Array.from(opts.mac) : opts.device.macAddress();
     this.ips = Int32Array.from(opts.addresses, (a) => a.ip | 0);
     this.masks = Int32Array.from(opts.addresses, (a) => prefixMask(a.prefix));
     this.gateway = (opts.gateway ?? 0) | 0;
@@ -139,13 +141,13 @@ export class IpInterface {
     b[off + 12] = EtherType.Ipv4 >> 8;
     b[off + 13] = EtherType.Ipv4 & 0xff;
     if (hop === -1) { copyMac(b, off, BROADCAST_MAC, 0); this.queueFrame(id); return; }
-    const e = this.arp.lookup(hop, this.clock.ms);
+    const e = this.arp.lookup(hop, this.clock.msInt);
     if (e >= 0) {
       copyMac(b, off, this.arp.macs, e * 6);
       this.queueFrame(id);
       return;
     }
-    if (this.arp.hold(hop, id, this.clock.ms) === ArpHold.SendRequest) this.sendArpRequest(hop);
+    if (this.arp.hold(hop, id, this.clock.msInt) === ArpHold.SendRequest) this.sendArpRequest(hop);
   }
 
   /** Next-hop IPv4 address for `dst`: itself on a local subnet, else the gateway; 0 = no route; -1 = broadcast. */
@@ -187,7 +189,7 @@ export class IpInterface {
     const forUs = this.isLocal(v.targetIp);
     // RFC 826: merge the sender into the table if present; add it only when the packet is for us.
     if (spa !== 0) {
-      const waiting = this.arp.update(spa, b, v.senderMacOff, this.clock.ms, forUs);
+      const waiting = this.arp.update(spa, b, v.senderMacOff, this.clock.msInt, forUs);
       if (waiting > 0) this.releasePending(spa);
     }
     if (forUs && v.op === ArpOp.Request) {
@@ -205,7 +207,7 @@ export class IpInterface {
   private releasePending(ip: number): void {
     const out = this.arpOut;
     const n = this.arp.takePending(out, 0);
-    const e = this.arp.lookup(ip, this.clock.ms);
+    const e = this.arp.lookup(ip, this.clock.msInt);
     for (let i = 0; i < n; i++) {
       const id = out[i];
       if (e < 0) { this.pool.free(id); continue; }
@@ -216,7 +218,7 @@ export class IpInterface {
 
   /** ARP retries and give-ups; called from the loop's timer step. */
   pollArp(): void {
-    const n = this.arp.poll(this.clock.ms, this.arpRetryIps);
+    const n = this.arp.poll(this.clock.msInt, this.arpRetryIps);
     for (let i = 0; i < n; i++) this.sendArpRequest(this.arpRetryIps[i]);
   }
 

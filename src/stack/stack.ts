@@ -172,7 +172,7 @@ export class Stack {
   private fragment(id: number, b: Uint8Array, ipOff: number): void {
     const pool = this.iface.pool;
     this.counters.fragments++;
-    const slot = this.reassembler.input(b, ipOff, this.clock.ms);
+    const slot = this.reassembler.input(b, ipOff, this.clock.msInt);
     if (slot < 0) { pool.free(id); return; }
     const dgram = this.reassembler.datagramBytes(slot);
     const dlen = this.reassembler.datagramLen(slot);
@@ -192,7 +192,7 @@ export class Stack {
     if (now - this.lastSlowPollMs >= 100) {
       this.lastSlowPollMs = now;
       this.iface.pollArp();
-      this.reassembler.expire(now);
+      this.reassembler.expire(this.clock.msInt);
     }
   }
 

@@ -24,8 +24,12 @@ export function seqGe(a: number, b: number): boolean { return ((a - b) | 0) >= 0
 /** b - a as a signed distance. */
 export function seqDiff(b: number, a: number): number { return (b - a) | 0; }
 
-/** Entries of app buffers a connection can hold in its send queue (each `sendv` takes one). */
-export const SEND_QUEUE_ENTRIES = 64;
+/**
+ * Entries of app buffers a connection's send queue starts with and may grow to (each `sendv` takes one, unless it
+ * continues the previous one in the same array). Growing allocates, once per connection object (they are reused).
+ */
+export const SEND_QUEUE_INITIAL = 16;
+export const SEND_QUEUE_MAX = 1024;
 
 export class TcpConn {
   readonly index: number;
@@ -83,9 +87,11 @@ export class TcpConn {
   lastAckSent = 0;
 
   // Send queue: app buffers not yet acknowledged, in order (zero-copy: their bytes are copied straight into frames).
-  readonly sqRefs: (Uint8Array | null)[] = new Array<Uint8Array | null>(SEND_QUEUE_ENTRIES).fill(null);
-  readonly sqOff = new Int32Array(SEND_QUEUE_ENTRIES);
-  readonly sqLen = new Int32Array(SEND_QUEUE_ENTRIES);
+  sqRefs: (Uint8Array | null)[] = new Array<Uint8Array | null>(SEND_QUEUE_INITIAL).fill(null);
+  sqOff = new Int32Array(SEND_QUEUE_INITIAL);
+  sqLen = new Int32Array(SEND_QUEUE_INITIAL);
+  /** Ring capacity (a power of two). */
+  sqCap = SEND_QUEUE_INITIAL;
   sqHead = 0;
   sqCount = 0;
   /** Bytes in the send queue (acknowledged ones are removed): sequence space [sndUna, sndUna + sqBytes). */

@@ -67,7 +67,7 @@ function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number
     // Backlog full: answer statelessly with a SYN cookie instead of dropping (RFC 4987 §3.6).
     tcp.counters.backlogDrops++;
     const mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
-    const isn = tcp.cookies.encode(dst, lport, src, rport, v.seq, mss, tcp.clock.ms);
+    const isn = tcp.cookies.encode(dst, lport, src, rport, v.seq, mss, tcp.clock.msInt);
     const ts = o.hasTimestamps;
     const tsval = ts ? cookieTsval(tcp.clock.tsval, o.hasWindowScale ? o.windowScale : -1, o.sackPermitted) : 0;
     tcp.sendCookieSynAck(dst, lport, src, rport, isn, (v.seq + 1) | 0, ts && o.hasWindowScale, ts && o.sackPermitted, ts,
@@ -112,7 +112,7 @@ function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): boolean {
   const lport = v.dstPort, rport = v.srcPort;
   const ourIsn = (v.ack - 1) | 0;
   const clientIsn = (v.seq - 1) | 0;
-  const mss = tcp.cookies.decode(dst, lport, src, rport, clientIsn, ourIsn, tcp.clock.ms);
+  const mss = tcp.cookies.decode(dst, lport, src, rport, clientIsn, ourIsn, tcp.clock.msInt);
   if (mss < 0) { tcp.counters.synCookiesRejected++; return false; }
   const c = tcp.newConn(dst, lport, src, rport);
   if (c === null) return false;

@@ -65,7 +65,7 @@ export class RecvBuffers {
     let id = c.heldHead;
     while (n > 0 && id >= 0) {
       const l = this.len[id];
-      if (n < l) { this.off[id] += n; this.len[id] = l - n; return; }
+      if (n < l) { this.off[id] += n; this.len[id] = l - n; break; }
       n -= l;
       const nx = this.next[id];
       this.pool.free(id);

@@ -23,10 +23,10 @@ import type { IpInterface } from '../ip-interface.js';
 import { SynCookies } from '../syn-cookie.js';
 import { ticksFromUs, TIMER_NONE, type TimerWheel } from '../timer-wheel.js';
 import {
-  HANDLE_INDEX_MASK, SEND_QUEUE_ENTRIES, seqDiff, seqGt, seqLt, TcpConn, TcpState,
+  HANDLE_INDEX_MASK, seqDiff, seqGt, seqLt, TcpConn, TcpState,
 } from './tcp-conn.js';
 import { RecvBuffers } from './tcp-recv.js';
-import { sqClear, sqCopyOut, sqPush } from './tcp-send-queue.js';
+import { sqCanPush, sqClear, sqCopyOut, sqPush } from './tcp-send-queue.js';
 
 export interface TcpConfig {
   /** Connections (including TIME-WAIT) the table holds. Default 65536. */
@@ -220,6 +220,11 @@ export class Tcp {
   die(c: TcpConn, reason: number): void {
     if (!c.released) {
       c.released = true;
+      if (c.ackedUnreported > 0 && c.accepted) {
+        // Data acknowledged by the same segment that ended the connection: report it before `dead`.
+        this.events.push(EventKind.Sent, c.handle, c.cookie, c.ackedUnreported, 0, 0, 0, -1);
+        c.ackedUnreported = 0;
+      }
       if (c.active && c.state === TcpState.SynSent) {
         this.events.push(EventKind.Connected, c.handle, c.cookie, reason, 0, 0, 0, -1);
       } else {
@@ -304,7 +309,7 @@ export class Tcp {
     if (!c.accepted) return ApiError.Invalid;
     if (len === 0) return 0;
     const room = this.sndBuf - c.sqBytes;
-    if (room <= 0 || c.sqCount === SEND_QUEUE_ENTRIES) return ApiError.Again;
+    if (room <= 0 || !sqCanPush(c, data, off)) return ApiError.Again;
     const n = len < room ? len : room;
     sqPush(c, data, off, n);
     this.touch(c);

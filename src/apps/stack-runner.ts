@@ -1,0 +1,121 @@
+/**
+ * Runs a stack application (echo, pingpong) on one device in this thread: opens the device and its pool, builds the
+ * stack and the elastic loop, prints a line a second, stops on SIGINT/SIGTERM or after `seconds`, then closes
+ * everything and checks that every packet buffer came back.
+ */
+import type { App, NetApi } from '../api/native.js';
+import { NetApi as Api } from '../api/native.js';
+import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, type Device } from '../driver/index.js';
+import { ElasticThread } from '../dataplane/elastic-thread.js';
+import { Mempool } from '../mem/mempool.js';
+import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
+import { Stack } from '../stack/stack.js';
+import type { TcpConfig } from '../stack/tcp/tcp.js';
+import { IxyError } from '../util/errors.js';
+
+export interface StackRunOptions {
+  dev: string;
+  /** A.B.C.D/N */
+  ip: string;
+  gateway?: string;
+  /** Override the interface MAC (aa:bb:cc:dd:ee:ff). */
+  mac?: string;
+  batch: number;
+  poolSize: number;
+  ringSize: number;
+  seconds?: number;
+  /** Print a line a second (default true). */
+  live?: boolean;
+  print?: (line: string) => void;
+  tcp?: TcpConfig;
+}
+
+export interface StackAppHooks<T extends App> {
+  /** One line of live figures for the last `dt` seconds. */
+  line?(app: T, dt: number): string;
+  /** Asked to stop: let the app wind down (e.g. close connections); the loop stops when it is finished or after 2 s. */
+  stop?(app: T, api: NetApi): void;
+}
+
+export interface StackRunResult {
+  elapsedMs: number;
+  cpuNs: number;
+  stoppedBy: 'time' | 'signal' | 'finished';
+  leakedBuffers: number;
+  stack: Stack;
+  loop: ElasticThread;
+  device: { spec: string; driver: string; mac: string };
+}
+
+export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hooks: StackAppHooks<T> = {}): Promise<StackRunResult> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const addr = parseIpv4Cidr(o.ip);
+  const gateway = o.gateway ? parseIpv4(o.gateway, 'gateway') : 0;
+  const spec = parseDeviceSpec(o.dev);
+  if (spec.kind === 'sim') throw new IxyError(`the stack apps need a device with a real peer (xdp:, packet:, tap:, virtio:, ixgbe:), not '${o.dev}'`);
+  const pool = new Mempool(dmaAllocatorFor([spec]), { count: o.poolSize, headroom: poolHeadroomFor([spec]) });
+  let device: Device | null = null;
+  try {
+    device = openDevice(spec, { pool, ringSize: o.ringSize });
+    const mac = o.mac ? parseMacText(o.mac) : spec.kind === 'tap' ? userSideMac(device.macAddress()) : undefined;
+    const stack = new Stack({ device, addresses: [addr], gateway, mac, tcp: o.tcp });
+    const api = new Api(stack);
+    const loop = new ElasticThread(stack, app, api, { batch: o.batch });
+    const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
+    if (o.live !== false) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+    const t0 = performance.now();
+    let stoppedBy: StackRunResult['stoppedBy'] = 'finished';
+    let stopping = false;
+    const requestStop = (why: 'time' | 'signal'): void => {
+      if (stopping) return;
+      stopping = true;
+      stoppedBy = why;
+      if (hooks.stop) {
+        hooks.stop(app, api);
+        setTimeout(() => loop.stop(), 2000).unref();
+      } else loop.stop();
+    };
+    const onSignal = (): void => requestStop('signal');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const timer = o.seconds !== undefined ? setTimeout(() => requestStop('time'), o.seconds * 1000) : null;
+    let last = t0;
+    const ticker = o.live !== false && hooks.line ? setInterval(() => {
+      const now = performance.now();
+      print(hooks.line!(app, (now - last) / 1000));
+      last = now;
+    }, 1000) : null;
+    try {
+      await loop.run();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (timer) clearTimeout(timer);
+      if (ticker) clearInterval(ticker);
+    }
+    const elapsedMs = performance.now() - t0;
+    const cpuNs = loop.cpuNs();
+    stack.shutdown();
+    device.close();
+    device = null;
+    return { elapsedMs, cpuNs, stoppedBy, leakedBuffers: pool.allocated, stack, loop, device: info };
+  } finally {
+    if (device) { try { device.close(); } catch { /* the first error is the one reported */ } }
+  }
+}
+
+function parseMacText(s: string): Uint8Array {
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new IxyError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
+  return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+}
+
+/**
+ * A TAP interface's MAC belongs to the kernel's side; the stack on the file-descriptor side is another host on the
+ * wire and needs its own: the same bytes with the last one changed, locally administered (IEEE 802 U/L bit).
+ */
+function userSideMac(kernelMac: Uint8Array): Uint8Array {
+  const m = Uint8Array.from(kernelMac);
+  m[0] = (m[0] | 0x02) & 0xfe;
+  m[5] ^= 0x01;
+  return m;
+}

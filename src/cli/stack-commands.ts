@@ -1,0 +1,119 @@
+/** `ixy echo` and `ixy pingpong`: stack applications run on one device in this thread (apps/stack-runner.ts). */
+import { EchoClient } from '../apps/echo-client.js';
+import { EchoServer } from '../apps/echo-server.js';
+import { Netcat } from '../apps/netcat.js';
+import { readFileSync } from 'node:fs';
+import { PingpongClient } from '../apps/pingpong.js';
+import { runStackApp, type StackRunOptions, type StackRunResult } from '../apps/stack-runner.js';
+import { fmt } from '../apps/stats-format.js';
+import { parseIpv4 } from '../stack/ip-interface.js';
+import { IxyError } from '../util/errors.js';
+import { percentile } from '../util/histogram.js';
+
+type Values = Record<string, string | number | boolean | undefined>;
+
+function stackOptions(v: Values): StackRunOptions {
+  if (typeof v.dev !== 'string') throw new IxyError('--dev is required: the device the stack runs on, e.g. --dev xdp:veth0 or --dev tap:ixy0');
+  if (typeof v.ip !== 'string') throw new IxyError("--ip is required: the stack's address and prefix, e.g. --ip 10.0.0.2/24");
+  return {
+    dev: v.dev, ip: v.ip, gateway: v.gateway as string | undefined, mac: v.mac as string | undefined,
+    batch: v.batch as number, poolSize: v['pool-size'] as number, ringSize: v['ring-size'] as number,
+    seconds: v.seconds as number | undefined, live: v.json !== true,
+  };
+}
+
+function mode(m: string, cmd: string): 'server' | 'client' {
+  if (m !== 'server' && m !== 'client') throw new IxyError(`'${m}' is not a mode of ${cmd}: use 'ixy ${cmd} server' or 'ixy ${cmd} client'`);
+  return m;
+}
+
+function target(v: Values, cmd: string): number {
+  if (typeof v.connect !== 'string') throw new IxyError(`${cmd} client needs --connect A.B.C.D (the server's address)`);
+  return parseIpv4(v.connect, 'server address');
+}
+
+function summary(r: StackRunResult): Record<string, unknown> {
+  const s = r.stack;
+  return {
+    device: r.device, elapsedMs: r.elapsedMs, cpuNs: r.cpuNs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers,
+    tcp: { ...s.tcp.counters }, ip: { ...s.counters }, iface: { ...s.iface.counters },
+    loop: { iterations: r.loop.counters.iterations, rxPackets: r.loop.counters.rxPackets, batchSizes: Array.from(r.loop.counters.batchSizes) },
+  };
+}
+
+export async function runEcho(m: string, v: Values): Promise<number> {
+  const o = stackOptions(v);
+  if (mode(m, 'echo') === 'server') {
+    const app = new EchoServer(v.port as number);
+    let prev = 0;
+    const r = await runStackApp(o, app, {
+      line: (a, dt) => {
+        const d = a.bytesEchoed - prev; prev = a.bytesEchoed;
+        return `[echo server] ${fmt(d / dt / 1e6)} MB/s echoed, connections accepted ${a.accepted}, closed ${a.closed}`;
+      },
+    });
+    const out = { mode: 'server', accepted: app.accepted, closed: app.closed, bytesEchoed: app.bytesEchoed, ...summary(r) };
+    if (v.json) console.log(JSON.stringify(out));
+    else console.log(`echo server: ${app.accepted} connections, ${app.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
+    return 0;
+  }
+  const app = new EchoClient({
+    ip: target(v, 'echo'), port: v.port as number, connections: v.connections as number, size: v.size as number,
+    rounds: v.rounds as number, messages: v.messages as number,
+  });
+  let prev = 0;
+  const r = await runStackApp(o, app, {
+    line: (a, dt) => {
+      const d = a.messages - prev; prev = a.messages;
+      return `[echo client] ${fmt(d / dt)} msgs/s, p50 ${percentile(a.rtt, 50)} µs, p99 ${percentile(a.rtt, 99)} µs, failures ${a.failures}`;
+    },
+    stop: (a, api) => a.stop(api),
+  });
+  const secs = r.elapsedMs / 1000;
+  const out = {
+    mode: 'client', messages: app.messages, msgsPerSec: app.messages / secs, connectionsOpened: app.connectionsOpened,
+    failures: app.failures, rttUs: { p50: percentile(app.rtt, 50), p99: percentile(app.rtt, 99), p999: percentile(app.rtt, 99.9) },
+    ...summary(r),
+  };
+  if (v.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`echo client: ${app.messages} messages in ${fmt(secs, 1)} s (${fmt(app.messages / secs)} msgs/s), ` +
+      `${app.connectionsOpened} connections, ${app.failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);
+  }
+  return app.failures > 0 && app.messages === 0 ? 1 : 0;
+}
+
+export async function runPingpong(m: string, v: Values): Promise<number> {
+  if (mode(m, 'pingpong') === 'server') return runEcho('server', v);
+  const o = stackOptions(v);
+  const sizes = String(v.sizes).split(',').map((x) => Number(x));
+  if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new IxyError(`--sizes '${v.sizes}' must be positive integers separated by commas`);
+  const app = new PingpongClient({ ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number });
+  const r = await runStackApp(o, app, {});
+  if (app.failed) throw new IxyError(`pingpong: ${app.failed}`);
+  if (v.json) console.log(JSON.stringify({ mode: 'client', points: app.results, ...summary(r) }));
+  else {
+    console.log('     size   rounds   one-way µs (mean / min)   Mbit/s');
+    for (const p of app.results) {
+      console.log(`${String(p.size).padStart(9)} ${String(p.rounds).padStart(8)}   ${fmt(p.oneWayUs, 2).padStart(10)} / ${fmt(p.minOneWayUs, 2).padEnd(10)}  ${fmt(p.mbps, 1)}`);
+    }
+  }
+  return 0;
+}
+
+export async function runNetcat(v: Values): Promise<number> {
+  const o = stackOptions(v);
+  const listen = v.listen as number | undefined;
+  if ((listen === undefined) === (v.connect === undefined)) throw new IxyError('nc needs exactly one of --listen PORT or --connect A.B.C.D');
+  let data: Uint8Array = new Uint8Array(0);
+  if (typeof v.in === 'string') {
+    try { data = readFileSync(v.in); } catch (e) { throw new IxyError(`cannot read --in ${v.in}: ${(e as Error).message}`); }
+  }
+  const app = new Netcat({ listen, connectIp: listen === undefined ? target(v, 'nc') : undefined, port: v.port as number, data, outFile: v.out as string | undefined });
+  const r = await runStackApp({ ...o, live: false }, app, {});
+  const out = { sent: app.bytesSent, sentSha256: app.sentSha256, received: app.bytesReceived, receivedSha256: app.receivedSha256, failed: app.failed, ...summary(r) };
+  if (v.json) console.log(JSON.stringify(out));
+  else console.log(`sent ${app.bytesSent} bytes sha256 ${out.sentSha256}\nreceived ${app.bytesReceived} bytes sha256 ${out.receivedSha256}`);
+  if (app.failed) throw new IxyError(`nc: ${app.failed}`);
+  return r.stoppedBy === 'finished' ? 0 : 1;
+}
