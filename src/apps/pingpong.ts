@@ -9,6 +9,8 @@ export interface PingpongOptions {
   /** Least round trips per size, and least time per size (ms); both must be reached. */
   minRounds: number;
   minMs: number;
+  /** Round trips of the first size before measuring starts (JIT warm-up, ARP, slow start). Default 2000. */
+  warmupRounds?: number;
 }
 
 export interface PingpongPoint {
@@ -40,6 +42,7 @@ export class PingpongClient implements App {
   private readonly msg: Uint8Array;
 
   constructor(private readonly o: PingpongOptions) {
+    this.warmupLeft = o.warmupRounds ?? 2000;
     this.msg = new Uint8Array(Math.max(...o.sizes));
     for (let i = 0; i < this.msg.length; i++) this.msg[i] = i & 0xff;
   }
@@ -64,6 +67,7 @@ export class PingpongClient implements App {
   }
 
   private pendingOff = 0;
+  private warmupLeft = 0;
 
   onEvents(ev: EventQueue, api: NetApi): void {
     for (let i = 0; i < ev.count; i++) {
@@ -91,6 +95,11 @@ export class PingpongClient implements App {
           if (this.got < size) break;
           this.got -= size;
           const us = (api.nowMs - this.t0) * 500; // RTT/2 in µs
+          if (this.warmupLeft > 0) {
+            if (--this.warmupLeft === 0) this.sizeStart = api.nowMs;
+            this.send(api);
+            break;
+          }
           this.rounds++;
           this.sumUs += us;
           if (us < this.minUs) this.minUs = us;

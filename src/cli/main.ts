@@ -103,6 +103,7 @@ const COMMANDS: Record<string, Command> = {
       sizes: { kind: 'string', help: 'client: message sizes in bytes, comma-separated', default: '1,64,256,1024,4096,16384,65536' },
       rounds: { kind: 'int', help: 'client: least round trips per size', default: '1000', min: 1, max: 1 << 30 },
       'min-ms': { kind: 'int', help: 'client: least milliseconds per size', default: '200', min: 0, max: 3_600_000 },
+      warmup: { kind: 'int', help: 'client: round trips before measuring (JIT warm-up)', default: '2000', min: 0, max: 1 << 30 },
     },
   },
   nc: {

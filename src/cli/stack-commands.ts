@@ -37,7 +37,7 @@ function summary(r: StackRunResult): Record<string, unknown> {
   return {
     device: r.device, elapsedMs: r.elapsedMs, cpuNs: r.cpuNs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers,
     tcp: { ...s.tcp.counters }, ip: { ...s.counters }, iface: { ...s.iface.counters },
-    loop: { iterations: r.loop.counters.iterations, rxPackets: r.loop.counters.rxPackets, batchSizes: Array.from(r.loop.counters.batchSizes) },
+    loop: { iterations: r.loop.counters.iterations, rxPackets: r.loop.counters.rxPackets, parks: r.loop.counters.parks, yields: r.loop.counters.yields, batchSizes: Array.from(r.loop.counters.batchSizes) },
   };
 }
 
@@ -88,7 +88,7 @@ export async function runPingpong(m: string, v: Values): Promise<number> {
   const o = stackOptions(v);
   const sizes = String(v.sizes).split(',').map((x) => Number(x));
   if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new IxyError(`--sizes '${v.sizes}' must be positive integers separated by commas`);
-  const app = new PingpongClient({ ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number });
+  const app = new PingpongClient({ ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number, warmupRounds: v.warmup as number });
   const r = await runStackApp(o, app, {});
   if (app.failed) throw new IxyError(`pingpong: ${app.failed}`);
   if (v.json) console.log(JSON.stringify({ mode: 'client', points: app.results, ...summary(r) }));

@@ -19,7 +19,7 @@ export interface ElasticOptions {
   batch?: number;
   /** Busy slice before yielding to Node's event loop, µs. Default 1000. */
   sliceUs?: number;
-  /** Spin this long with nothing to do before yielding, µs. Default 200. */
+  /** Spin this long with nothing to do before yielding, µs. Default 1000 (each yield allocates one Immediate). */
   spinUs?: number;
   /** Idle this long → park with a timer instead of polling every event-loop turn. Default 20 ms. */
   parkAfterMs?: number;
@@ -61,7 +61,7 @@ export class ElasticThread {
     this.device = stack.iface.device;
     this.queue = stack.iface.queue;
     this.sliceMs = (opts.sliceUs ?? 1000) / 1000;
-    this.spinMs = (opts.spinUs ?? 200) / 1000;
+    this.spinMs = (opts.spinUs ?? 1000) / 1000;
     this.parkAfterMs = opts.parkAfterMs ?? 20;
     this.parkMaxMs = opts.parkMaxMs ?? 1;
     this.boundSlice = () => this.slice();
@@ -98,7 +98,8 @@ export class ElasticThread {
     this.running = true;
     this.cpu0 = threadCpuNs();
     this.app.start(this.api);
-    this.idleSince = performance.now();
+    this.stack.clock.update();
+    this.idleSince = this.stack.clock.ms;
     return new Promise<void>((resolve) => {
       this.resolveDone = resolve;
       setImmediate(this.boundSlice);
@@ -116,12 +117,14 @@ export class ElasticThread {
 
   private slice(): void {
     try {
-      const start = performance.now();
+      const clock = this.stack.clock;
+      clock.update();
+      const start = clock.ms;
       let now = start;
       for (;;) {
         if (this.stopped || this.app.finished) { this.finish(); return; }
         const n = this.iterate();
-        now = performance.now();
+        now = clock.ms; // read by iterate()'s timer step
         if (n > 0 || this.stack.iface.txPending > 0) this.idleSince = now;
         else if (now - this.idleSince >= this.spinMs) break;
         if (now - start >= this.sliceMs) break;

@@ -1,3 +1,4 @@
+import { MonotonicClock } from '../sys/monotonic-clock.js';
 import { TICK_US } from './timer-wheel.js';
 
 /**
@@ -16,14 +17,10 @@ export class Clock {
   tick = 0;
   /** TCP timestamp clock (RFC 7323 §5.4: 1 ms per tick), int32 wrapping. */
   tsval = 0;
-  private readonly origin: number;
-
-  constructor() {
-    this.origin = performance.now();
-  }
+  private readonly source = new MonotonicClock();
 
   update(): void {
-    const ms = performance.now() - this.origin;
+    const ms = this.source.ms();
     this.ms = ms;
     this.us = ms * 1000;
     this.msInt = Math.floor(ms) | 0;

@@ -74,6 +74,7 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** memcpy(3) between plain-number addresses (copying devices: ring frame <-> mempool buffer, no view per packet). */
   memcpyAt(dst: number, src: number, n: number): void;
+  clockGettimeAt(clk: number, ts: number): number;
   /** readv(2) with the iovec array at a plain-number address (a frame into a buffer plus a spill area). */
   readvAt(fd: number, iov: number, iovcnt: number): number;
 }
@@ -106,6 +107,7 @@ export function libc(): Libc {
     syscall3: f('long syscall(long nr, int a, void *b, uint32 c)'),
     syscall6: f('long syscall(long nr, long a, long b, long c, long d, long e, long f)'),
     clock_gettime: f('int clock_gettime(int clk, void *ts)'),
+    clockGettimeAt: f('int clock_gettime(int clk, intptr_t ts)'),
     sched_setaffinity: f('int sched_setaffinity(int pid, size_t size, void *mask)'),
     sched_setscheduler: f('int sched_setscheduler(int pid, int policy, void *param)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
