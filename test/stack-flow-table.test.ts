@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
 import fc from 'fast-check';
 import { FlowTable } from '../src/stack/flow-table.js';
+import { assertNoAlloc } from './helpers/no-alloc.js';
 
 type Key = [lip: number, lport: number, rip: number, rport: number];
 type Op =
@@ -58,26 +58,6 @@ function runModel(capacity: number, key: Uint32Array, ops: Op[]): void {
   }
 }
 
-/**
- * Steady-state allocation check, as test/wire-alloc.test.ts measures it: after warm-up (optimised code), 1e6
- * iterations must run with no garbage collection and < 1 MiB of heap growth; one allocation per iteration would be
- * ≥ 16 MB. Up to three attempts, as a stray late optimisation can show up once.
- */
-function assertNoAlloc(what: string, run: (n: number) => number): void {
-  for (let w = 0; w < 5; w++) run(200_000);
-  const outcomes: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const profiler = new v8.GCProfiler();
-    const before = v8.getHeapStatistics().used_heap_size;
-    profiler.start();
-    const acc = run(1_000_000);
-    const after = v8.getHeapStatistics().used_heap_size;
-    const gcs = profiler.stop().statistics.length;
-    outcomes.push(`${gcs} collections, heap ${after - before >= 0 ? '+' : ''}${after - before} B (acc ${acc})`);
-    if (gcs === 0 && after - before < 1 << 20) return;
-  }
-  assert.fail(`${what} allocates in steady state: ${outcomes.join('; ')}`);
-}
 
 describe('FlowTable against a Map (fast-check)', () => {
   const ops = fc.array(opArb, { minLength: 1, maxLength: 80 });

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
 import fc from 'fast-check';
 import { hsiphash4, hsiphash6, randomKey } from '../src/stack/halfsiphash.js';
+import { assertNoAlloc } from './helpers/no-alloc.js';
 
 /**
  * HalfSipHash-2-4, 32-bit output, from the reference test vectors: vectors_hsip32 in vectors.h of
@@ -58,26 +58,6 @@ function counting(n: number): number[] {
   return Array.from({ length: n / 4 }, (_, i) => ((4 * i) | ((4 * i + 1) << 8) | ((4 * i + 2) << 16) | ((4 * i + 3) << 24)) >>> 0);
 }
 
-/**
- * Steady-state allocation check, as test/wire-alloc.test.ts measures it: after warm-up (optimised code), 1e6
- * iterations must run with no garbage collection and < 1 MiB of heap growth; one allocation per iteration would be
- * ≥ 16 MB. Up to three attempts, as a stray late optimisation can show up once.
- */
-function assertNoAlloc(what: string, run: (n: number) => number): void {
-  for (let w = 0; w < 5; w++) run(200_000);
-  const outcomes: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const profiler = new v8.GCProfiler();
-    const before = v8.getHeapStatistics().used_heap_size;
-    profiler.start();
-    const acc = run(1_000_000);
-    const after = v8.getHeapStatistics().used_heap_size;
-    const gcs = profiler.stop().statistics.length;
-    outcomes.push(`${gcs} collections, heap ${after - before >= 0 ? '+' : ''}${after - before} B (acc ${acc})`);
-    if (gcs === 0 && after - before < 1 << 20) return;
-  }
-  assert.fail(`${what} allocates in steady state: ${outcomes.join('; ')}`);
-}
 
 describe('HalfSipHash-2-4', () => {
   test('the byte-oriented test reference reproduces all 64 reference vectors', () => {

@@ -527,25 +527,11 @@ export class Tcp {
 
   /** SYN (active open) or SYN-ACK (passive), with the options RFC 9293 §3.7.1 / RFC 7323 / RFC 2018 allow. */
   sendSyn(c: TcpConn, ack: boolean): void {
-    const iface = this.iface;
-    const id = iface.allocFrame();
-    if (id < 0) { this.counters.noBuffer++; return; }
-    const b = iface.bytes;
-    const off = iface.l4Offset(id);
-    const o = this.opt;
-    o.clear();
-    o.hasMss = true;
-    o.mss = this.ourMss;
-    // On a SYN-ACK only what the peer offered (RFC 7323 §1.3, RFC 2018 §2).
-    if (!ack || c.wsOk) { o.hasWindowScale = true; o.windowScale = this.rcvShift; }
-    o.sackPermitted = !ack || c.sackOk;
-    if (!ack || c.tsOk) { o.hasTimestamps = true; o.tsVal = this.clock.tsval; o.tsEcr = ack ? c.tsRecent : 0; }
-    const optLen = emitTcpOptions(b, off + TCP_HEADER_LEN, o);
     if (c.retries === 0) c.rttStartUs = this.clock.us; // the handshake's RTT is the first sample (RFC 6298 §2.2)
-    const wnd = this.rcvBuf > 0xffff ? 0xffff : this.rcvBuf; // RFC 7323 §2.2: a SYN's window is never scaled
-    emitTcp(b, off, c.lport, c.rport, c.iss, ack ? c.rcvNxt : 0, TcpFlag.Syn | (ack ? TcpFlag.Ack : 0), wnd, optLen, 0, c.addrSum);
-    iface.sendIpv4(id, c.lip, c.rip, IpProtocol.Tcp, TCP_HEADER_LEN + optLen);
-    this.counters.segmentsOut++;
+    // On a SYN-ACK only what the peer offered (RFC 7323 §1.3, RFC 2018 §2).
+    const ts = !ack || c.tsOk;
+    this.emitSyn(c.lip, c.lport, c.rip, c.rport, c.iss, ack ? c.rcvNxt : 0, ack, !ack || c.wsOk, !ack || c.sackOk, ts,
+      this.clock.tsval, ack ? c.tsRecent : 0);
   }
 
   /**
@@ -556,6 +542,14 @@ export class Tcp {
     lip: number, lport: number, rip: number, rport: number, isn: number, rcvNxt: number, wsOk: boolean, sackOk: boolean,
     tsOk: boolean, tsval: number, tsecr: number,
   ): void {
+    this.emitSyn(lip, lport, rip, rport, isn, rcvNxt, true, wsOk, sackOk, tsOk, tsval, tsecr);
+    this.counters.synCookiesSent++;
+  }
+
+  private emitSyn(
+    lip: number, lport: number, rip: number, rport: number, isn: number, ack: number, withAck: boolean, ws: boolean,
+    sack: boolean, ts: boolean, tsval: number, tsecr: number,
+  ): void {
     const iface = this.iface;
     const id = iface.allocFrame();
     if (id < 0) { this.counters.noBuffer++; return; }
@@ -565,15 +559,14 @@ export class Tcp {
     o.clear();
     o.hasMss = true;
     o.mss = this.ourMss;
-    if (wsOk) { o.hasWindowScale = true; o.windowScale = this.rcvShift; }
-    o.sackPermitted = sackOk;
-    if (tsOk) { o.hasTimestamps = true; o.tsVal = tsval; o.tsEcr = tsecr; }
+    if (ws) { o.hasWindowScale = true; o.windowScale = this.rcvShift; }
+    o.sackPermitted = sack;
+    if (ts) { o.hasTimestamps = true; o.tsVal = tsval; o.tsEcr = tsecr; }
     const optLen = emitTcpOptions(b, off + TCP_HEADER_LEN, o);
-    const wnd = this.rcvBuf > 0xffff ? 0xffff : this.rcvBuf;
-    emitTcp(b, off, lport, rport, isn, rcvNxt, TcpFlag.Syn | TcpFlag.Ack, wnd, optLen, 0, pseudoAddrSum(lip, rip));
+    const wnd = this.rcvBuf > 0xffff ? 0xffff : this.rcvBuf; // RFC 7323 §2.2: a SYN's window is never scaled
+    emitTcp(b, off, lport, rport, isn, ack, TcpFlag.Syn | (withAck ? TcpFlag.Ack : 0), wnd, optLen, 0, pseudoAddrSum(lip, rip));
     iface.sendIpv4(id, lip, rip, IpProtocol.Tcp, TCP_HEADER_LEN + optLen);
     this.counters.segmentsOut++;
-    this.counters.synCookiesSent++;
   }
 
   /** RST for a connection we are dropping (RFC 9293 §3.10.7.4: seq = SND.NXT). */
