@@ -18,9 +18,11 @@ export class Clock {
   /** TCP timestamp clock (RFC 7323 §5.4: 1 ms per tick), int32 wrapping. */
   tsval = 0;
   private readonly source = new MonotonicClock();
+  private readonly cell = new Float64Array(1);
 
   update(): void {
-    const ms = this.source.ms();
+    this.source.read(this.cell);
+    const ms = this.cell[0];
     this.ms = ms;
     this.us = ms * 1000;
     this.msInt = Math.floor(ms) | 0;

@@ -22,10 +22,13 @@ export class MonotonicClock {
     this.sec0 = this.u32[0];
   }
 
-  /** Milliseconds since this clock was made (µs resolution and better). */
-  ms(): number {
+  /**
+   * Reads the clock into `out[0]` as milliseconds since this clock was made (ns resolution). A Float64Array cell, not a
+   * return value: a fractional number returned from a call V8 does not inline is boxed (an allocation per read).
+   */
+  read(out: Float64Array): void {
     this.fn(CLOCK_MONOTONIC, this.addr);
     // tv_sec's low word is enough: it would take 136 years of uptime to wrap.
-    return (this.u32[0] - this.sec0) * 1000 + this.u32[2] / 1e6;
+    out[0] = (this.u32[0] - this.sec0) * 1000 + this.u32[2] / 1e6;
   }
 }

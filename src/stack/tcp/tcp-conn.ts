@@ -135,7 +135,9 @@ export class TcpConn {
   rttSeq = 0;
   rttStartUs = 0;
   retries = 0;
+  /** The retransmission timer is a persist timer (zero window, data waiting); its current interval, µs. */
   persist = false;
+  persistBackoff = 0;
 
   // Timers (handles into the wheel; 0 = none).
   tRtx = 0;

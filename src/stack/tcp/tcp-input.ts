@@ -16,6 +16,8 @@ import type { Tcp } from './tcp.js';
 
 /** Timestamp option bytes taken from each segment's payload room when timestamps are on (RFC 7323 §3.2, 10 + 2 NOP). */
 const TS_OPTION_ROOM = 12;
+/** A peer's MSS below this is raised to it (Linux's TCP_MIN_MSS): an MSS of 0 would stall the connection for good. */
+const MIN_PEER_MSS = 88;
 
 export function tcpInput(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
   tcp.counters.segmentsIn++;
@@ -66,7 +68,7 @@ function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number
   if (listener.synReceived >= listener.backlog) {
     // Backlog full: answer statelessly with a SYN cookie instead of dropping (RFC 4987 §3.6).
     tcp.counters.backlogDrops++;
-    const mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+    const mss = peerMss < tcp.ourMss ? (peerMss < MIN_PEER_MSS ? MIN_PEER_MSS : peerMss) : tcp.ourMss;
     const isn = tcp.cookies.encode(dst, lport, src, rport, v.seq, mss, tcp.clock.msInt);
     const ts = o.hasTimestamps;
     const tsval = ts ? cookieTsval(tcp.clock.tsval, o.hasWindowScale ? o.windowScale : -1, o.sackPermitted) : 0;
@@ -89,6 +91,7 @@ function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number
   c.iss = tcp.newIsn(c);
   c.sndUna = c.iss;
   c.sndNxt = c.sndMax = (c.iss + 1) | 0;
+  c.recover = c.iss; // RFC 6582 §3.2 step 1
   c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
   tcp.sendSyn(c, true);
   tcp.armRtx(c);
@@ -103,7 +106,8 @@ function negotiate(tcp: Tcp, c: TcpConn, v: TcpView, peerMss: number): void {
   c.sackOk = o.sackPermitted;
   c.tsOk = o.hasTimestamps;
   if (c.tsOk) c.tsRecent = o.tsVal;
-  const mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+  let mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+  if (mss < MIN_PEER_MSS) mss = MIN_PEER_MSS;
   c.mss = mss - (c.tsOk ? TS_OPTION_ROOM : 0);
 }
 
@@ -123,6 +127,7 @@ function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): boolean {
   c.rcvNxt = v.seq;
   c.iss = ourIsn;
   c.sndUna = c.sndNxt = c.sndMax = v.ack;
+  c.recover = ourIsn;
   c.tsOk = o.hasTimestamps;
   const ws = c.tsOk ? cookieWscale(o.tsEcr) : -1;
   c.wsOk = ws >= 0;
@@ -152,7 +157,9 @@ function establish(tcp: Tcp, c: TcpConn): void {
   tcp.initCwnd(c);
   c.retries = 0;
   tcp.stopRtx(c);
-  tcp.events.push(EventKind.Knock, c.handle, 0, c.lport, 0, c.rip, c.rport, -1);
+  // A simultaneous open (RFC 9293 §3.5 figure 7) went through SYN-RECEIVED too; its app asked with connect.
+  if (c.active) tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, 0, 0, 0, -1);
+  else tcp.events.push(EventKind.Knock, c.handle, 0, c.lport, 0, c.rip, c.rport, -1);
 }
 
 /** RFC 9293 §3.10.7.3 (SYN-SENT). */
@@ -173,7 +180,7 @@ function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
   c.irs = v.seq;
   c.rcvNxt = (v.seq + 1) | 0;
   negotiate(tcp, c, v, v.options.hasMss ? v.options.mss : TCP_DEFAULT_MSS);
-  c.rcvAdv = c.rcvNxt;
+  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0; // what our SYN offered
   if (!hasAck) {
     // Simultaneous open: answer with a SYN-ACK from SYN-RECEIVED.
     c.state = TcpState.SynReceived;
@@ -182,7 +189,7 @@ function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
     tcp.sendSyn(c, true);
     return;
   }
-  if (c.retries === 0) tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+  if (c.retries === 0) tcp.rttSample(c);
   c.rttTiming = false;
   c.sndUna = ack;
   c.sndWnd = v.window;
@@ -266,7 +273,7 @@ function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
       c.maxSndWnd = c.sndWnd;
       c.sndWl1 = seq;
       c.sndWl2 = ack;
-      if (c.retries === 0 && c.rttStartUs > 0) tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+      if (c.retries === 0 && c.rttStartUs > 0) tcp.rttSample(c);
       establish(tcp, c);
     } else {
       tcp.sendRst(c.lip, c.lport, c.rip, c.rport, ack, 0, false);
@@ -316,7 +323,9 @@ function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
         if (tcp.recv.insertOoo(c, id, dataOff, len, seq)) kept = true;
         else tcp.counters.oooDropped++;
         if (fin) { c.oooFin = true; c.oooFinSeq = (seq + len) | 0; fin = false; }
-        c.ackNow = true; // RFC 5681 §4.2: a duplicate ACK (with SACK blocks) at once
+        // RFC 5681 §4.2: a duplicate ACK (with SACK blocks) at once for every out-of-order segment, not one per
+        // batch — the sender's fast retransmit counts them.
+        tcp.sendAck(c);
       }
       tcp.touch(c);
     } else if (probe) {
@@ -342,7 +351,7 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
     const dataAcked = acked < c.sqBytes ? acked : c.sqBytes;
     if (c.rttTiming && seqGe(ack, c.rttSeq)) {
       c.rttTiming = false;
-      tcp.rttSample(c, tcp.clock.us - c.rttStartUs);
+      tcp.rttSample(c);
     }
     if (dataAcked > 0) {
       sqRelease(c, dataAcked);
@@ -399,7 +408,7 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
     if (wndField > c.maxSndWnd) c.maxSndWnd = wndField;
     if (opened) tcp.touch(c);
   }
-  if (c.persist && c.sndWnd === 0) c.retries = 0; // the peer answers our probes: keep waiting (RFC 9293 §3.8.6.1)
+  if (c.persist) c.retries = 0; // the peer answers our probes: keep waiting (RFC 1122 §4.2.2.17)
 
   const finAcked = c.finSent && seqGt(c.sndUna, c.finSeq);
   switch (c.state) {

@@ -130,31 +130,37 @@ export class RecvBuffers {
    * merged, the run holding the latest arrival first. Returns the number of blocks.
    */
   sackBlocks(c: TcpConn, left: Int32Array, right: Int32Array, max: number): number {
+    if (max > left.length) max = left.length;
+    // First the run holding the latest arrival (RFC 2018 §4: MUST be the first block), then the others in order.
     let n = 0;
     let id = c.oooHead;
-    let first = -1;
-    while (id >= 0 && n < left.length) {
+    while (id >= 0) {
       const l = this.seq[id];
       let r = (l + this.len[id]) | 0;
-      let hasLast = seqLe(l, c.oooLast) && seqLt(c.oooLast, r);
       id = this.next[id];
       while (id >= 0 && seqLe(this.seq[id], r)) {
         const e = (this.seq[id] + this.len[id]) | 0;
         if (seqGt(e, r)) r = e;
-        if (this.seq[id] === c.oooLast) hasLast = true;
         id = this.next[id];
       }
+      if (seqLe(l, c.oooLast) && seqLt(c.oooLast, r)) { left[0] = l; right[0] = r; n = 1; break; }
+    }
+    id = c.oooHead;
+    while (id >= 0 && n < max) {
+      const l = this.seq[id];
+      let r = (l + this.len[id]) | 0;
+      id = this.next[id];
+      while (id >= 0 && seqLe(this.seq[id], r)) {
+        const e = (this.seq[id] + this.len[id]) | 0;
+        if (seqGt(e, r)) r = e;
+        id = this.next[id];
+      }
+      if (n > 0 && left[0] === l) continue;
       left[n] = l;
       right[n] = r;
-      if (hasLast) first = n;
       n++;
     }
-    if (first > 0) {
-      const l = left[first], r = right[first];
-      left[first] = left[0]; right[first] = right[0];
-      left[0] = l; right[0] = r;
-    }
-    return n < max ? n : max;
+    return n;
   }
 
   /** Frees everything `c` holds. */

@@ -81,6 +81,7 @@ export class TcpCounters {
   backlogDrops = 0;
   noBuffer = 0;
   pawsDropped = 0;
+  windowProbes = 0;
 }
 
 export class Listener {
@@ -194,6 +195,7 @@ export class Tcp {
     c.oooLast = 0; c.oooFin = false; c.oooFinSeq = 0;
     c.cwnd = 0; c.ssthresh = 0x3fffffff; c.dupAcks = 0; c.inRecovery = false; c.recover = 0; c.bytesAcked = 0;
     c.srtt = 0; c.rttvar = 0; c.rto = INITIAL_RTO_US; c.rttTiming = false; c.retries = 0; c.persist = false;
+    c.persistBackoff = 0;
     c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
     c.ackPending = 0; c.ackNow = false;
   }
@@ -269,6 +271,7 @@ export class Tcp {
     c.iss = this.newIsn(c);
     c.sndUna = c.iss;
     c.sndNxt = c.sndMax = (c.iss + 1) | 0;
+    c.recover = c.iss; // RFC 6582 §3.2 step 1
     c.rcvShift = this.rcvShift;
     this.sendSyn(c, false);
     this.armRtx(c);
@@ -417,8 +420,9 @@ export class Tcp {
         let len = unsent < c.mss ? unsent : c.mss;
         if (len > room) len = room;
         // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) without Nagle: full segments, or everything queued, or half the
-        // largest window the peer offered.
-        if (len < c.mss && len < unsent && len < (c.maxSndWnd >> 1)) break;
+        // largest window the peer offered — or anything when nothing is in flight, since no ACK is coming to open
+        // the window further (the override of rule (d); without it a receiver waiting for a whole message deadlocks).
+        if (len < c.mss && len < unsent && len < (c.maxSndWnd >> 1) && flight > 0) break;
         const fin = c.finQueued && len === unsent;
         if (fin) { c.finSent = true; c.finSeq = dataEnd; }
         this.sendData(c, c.sndNxt, len, fin);
@@ -438,8 +442,8 @@ export class Tcp {
       break;
     }
     if (sent) {
-      c.persist = false;
-      if (!this.wheel.isPending(c.tRtx)) this.armRtx(c);
+      // Data left: the timer now guards it as a retransmission timer (a pending persist timer is re-armed as one).
+      if (c.persist) { c.persist = false; this.armRtx(c); } else if (!this.wheel.isPending(c.tRtx)) this.armRtx(c);
     } else if (c.ackNow) {
       this.sendAck(c);
     } else if (c.ackPending > 0 && c.tDelack === TIMER_NONE) {
@@ -448,7 +452,8 @@ export class Tcp {
     // Zero window with data waiting and nothing in flight: probe when the timer fires (RFC 9293 §3.8.6.1).
     if (c.sndWnd === 0 && seqDiff(dataEnd, c.sndNxt) > 0 && c.sndNxt === c.sndUna && !this.wheel.isPending(c.tRtx)) {
       c.persist = true;
-      this.armRtx(c);
+      c.persistBackoff = c.rto;
+      this.armTimer(c, c.persistBackoff);
     }
   }
 
@@ -471,9 +476,11 @@ export class Tcp {
 
   /** The window field for an outgoing segment; moves rcvAdv (never left, RFC 9293 §3.8.6.2.2). */
   private windowField(c: TcpConn): number {
-    const avail = this.windowAvail(c);
+    let avail = this.windowAvail(c);
+    const most = 0xffff << c.rcvShift; // without window scaling the field says at most 65535 (RFC 7323 §2.3)
+    if (avail > most) avail = most;
     const adv = seqDiff(c.rcvAdv, c.rcvNxt);
-    if (avail > adv && (avail - adv >= this.windowUpdateThreshold(c) || adv <= 0 || avail === this.rcvBuf)) {
+    if (avail > adv && (avail - adv >= this.windowUpdateThreshold(c) || adv <= 0 || avail === most || avail === this.rcvBuf)) {
       const w = avail >> c.rcvShift;
       c.rcvAdv = (c.rcvNxt + (w << c.rcvShift)) | 0;
       return w > 0xffff ? 0xffff : w;
@@ -528,6 +535,7 @@ export class Tcp {
   /** SYN (active open) or SYN-ACK (passive), with the options RFC 9293 §3.7.1 / RFC 7323 / RFC 2018 allow. */
   sendSyn(c: TcpConn, ack: boolean): void {
     if (c.retries === 0) c.rttStartUs = this.clock.us; // the handshake's RTT is the first sample (RFC 6298 §2.2)
+    if (ack) c.lastAckSent = c.rcvNxt; // RFC 7323 §4.3: the SYN-ACK is our first ACK
     // On a SYN-ACK only what the peer offered (RFC 7323 §1.3, RFC 2018 §2).
     const ts = !ack || c.tsOk;
     this.emitSyn(c.lip, c.lport, c.rip, c.rport, c.iss, ack ? c.rcvNxt : 0, ack, !ack || c.wsOk, !ack || c.sackOk, ts,
@@ -613,7 +621,11 @@ export class Tcp {
   // ---- retransmission and timers -------------------------------------------------------------------------------
 
   armRtx(c: TcpConn): void {
-    const due = this.clock.tick + ticksFromUs(c.rto) + 1;
+    this.armTimer(c, c.rto);
+  }
+
+  private armTimer(c: TcpConn, us: number): void {
+    const due = this.clock.tick + ticksFromUs(us) + 1;
     if (!this.wheel.reschedule(c.tRtx, due)) c.tRtx = this.wheel.add(due, TimerKind.TcpRtx, c.index);
   }
 
@@ -622,8 +634,13 @@ export class Tcp {
     c.tRtx = TIMER_NONE;
   }
 
-  /** RFC 6298 §2.2–2.3: update SRTT/RTTVAR from a sample and recompute the RTO. */
-  rttSample(c: TcpConn, r: number): void {
+  /**
+   * RFC 6298 §2.2–2.3: update SRTT/RTTVAR with the time since `c.rttStartUs` and recompute the RTO. It reads the
+   * start from the connection rather than taking the sample as an argument: a fractional number passed to a call
+   * V8 does not inline is boxed (an allocation per sample).
+   */
+  rttSample(c: TcpConn): void {
+    let r = this.clock.us - c.rttStartUs;
     if (r < 1) r = 1;
     if (c.srtt === 0) { c.srtt = r; c.rttvar = r / 2; }
     else {
@@ -660,17 +677,22 @@ export class Tcp {
   /** RFC 6298 §5.4–5.7 and RFC 5681 §3.1 (eq. 4): back off, collapse cwnd, resend from SND.UNA. */
   private retransmitTimeout(c: TcpConn): void {
     if (c.persist) {
-      // Zero-window probe: one byte beyond the window; the retransmission timer covers it from here.
-      c.persist = false;
+      // Zero-window probe (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): a segment the receiver must answer with its current
+      // window — as Linux does, an ACK one below SND.UNA, so no sequence space is used and nothing needs
+      // retransmitting. The connection stays open as long as probes are answered; unanswered ones count as retries.
       const dataEnd = (c.sndUna + c.sqBytes) | 0;
-      if (c.sndWnd === 0 && seqDiff(dataEnd, c.sndNxt) > 0) {
-        this.sendData(c, c.sndNxt, 1, false);
-        c.sndNxt = (c.sndNxt + 1) | 0;
-        if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
-        this.armRtx(c);
-      } else {
-        this.touch(c);
+      if (c.sndWnd !== 0 || seqDiff(dataEnd, c.sndNxt) <= 0) { c.persist = false; this.touch(c); return; }
+      if (++c.retries > this.maxRetries) {
+        this.counters.timeouts++;
+        this.sendRstFor(c);
+        this.die(c, DeathReason.TimedOut);
+        this.free(c);
+        return;
       }
+      this.counters.windowProbes++;
+      this.sendSegment(c, (c.sndUna - 1) | 0, TcpFlag.Ack, 0);
+      c.persistBackoff = c.persistBackoff * 2 > MAX_RTO_US ? MAX_RTO_US : c.persistBackoff * 2;
+      this.armTimer(c, c.persistBackoff);
       return;
     }
     const syn = c.state === TcpState.SynSent || c.state === TcpState.SynReceived;
