@@ -123,6 +123,8 @@ export class TcpConn {
   cwnd = 0;
   ssthresh = 0x3fffffff;
   dupAcks = 0;
+  /** Duplicate ACKs (1 or 2) that may each send one segment beyond cwnd (RFC 3042). */
+  limitedTransmit = 0;
   inRecovery = false;
   recover = 0;
   bytesAcked = 0;

@@ -45,24 +45,32 @@ function timeWaitReusable(c: TcpConn, v: TcpView): boolean {
 
 /** RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN). */
 function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
+  if (!listenOrReset(tcp, id, v, src, dst)) tcp.iface.pool.free(id);
+}
+
+/** Returns true when the buffer was kept (data on the ACK that completed a SYN-cookie handshake). */
+function listenOrReset(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): boolean {
   const flags = v.flags;
   const lport = v.dstPort;
   const rport = v.srcPort;
   const listener = tcp.listeners.get(lport);
-  tcp.iface.pool.free(id); // nothing below keeps the buffer except the cookie path, which re-reads only the view
-  if ((flags & TcpFlag.Rst) !== 0) return;
+  if ((flags & TcpFlag.Rst) !== 0) return false;
   if (listener === undefined) {
     // Closed port: RST (seq = SEG.ACK if ACK, else RST+ACK acknowledging the segment).
     if ((flags & TcpFlag.Ack) !== 0) tcp.sendRst(dst, lport, src, rport, v.ack, 0, false);
     else tcp.sendRst(dst, lport, src, rport, 0, (v.seq + v.segLen) | 0, true);
-    return;
+    return false;
   }
   if ((flags & TcpFlag.Ack) !== 0) {
-    if ((flags & TcpFlag.Syn) === 0 && cookieAck(tcp, v, src, dst)) return;
+    if ((flags & TcpFlag.Syn) === 0) {
+      const c = cookieAck(tcp, v, src, dst);
+      // The completing ACK may carry data (and a FIN): process it as the new connection's first segment.
+      if (c !== null) return synchronized(tcp, c, id, v);
+    }
     tcp.sendRst(dst, lport, src, rport, v.ack, 0, false);
-    return;
+    return false;
   }
-  if ((flags & TcpFlag.Syn) === 0) return;
+  if ((flags & TcpFlag.Syn) === 0) return false;
   const o = v.options;
   const peerMss = o.hasMss ? o.mss : TCP_DEFAULT_MSS;
   if (listener.synReceived >= listener.backlog) {
@@ -74,10 +82,10 @@ function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number
     const tsval = ts ? cookieTsval(tcp.clock.tsval, o.hasWindowScale ? o.windowScale : -1, o.sackPermitted) : 0;
     tcp.sendCookieSynAck(dst, lport, src, rport, isn, (v.seq + 1) | 0, ts && o.hasWindowScale, ts && o.sackPermitted, ts,
       tsval, o.tsVal);
-    return;
+    return false;
   }
   const c = tcp.newConn(dst, lport, src, rport);
-  if (c === null) { tcp.counters.backlogDrops++; return; }
+  if (c === null) { tcp.counters.backlogDrops++; return false; }
   tcp.counters.passiveOpens++;
   c.state = TcpState.SynReceived;
   c.listenPort = lport;
@@ -95,6 +103,7 @@ function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number
   c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
   tcp.sendSyn(c, true);
   tcp.armRtx(c);
+  return false;
 }
 
 /** Options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2). */
@@ -112,14 +121,14 @@ function negotiate(tcp: Tcp, c: TcpConn, v: TcpView, peerMss: number): void {
 }
 
 /** The ACK completing a handshake we answered with a SYN cookie: rebuild the connection from the cookie. */
-function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): boolean {
+function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): TcpConn | null {
   const lport = v.dstPort, rport = v.srcPort;
   const ourIsn = (v.ack - 1) | 0;
   const clientIsn = (v.seq - 1) | 0;
   const mss = tcp.cookies.decode(dst, lport, src, rport, clientIsn, ourIsn, tcp.clock.msInt);
-  if (mss < 0) { tcp.counters.synCookiesRejected++; return false; }
+  if (mss < 0) { tcp.counters.synCookiesRejected++; return null; }
   const c = tcp.newConn(dst, lport, src, rport);
-  if (c === null) return false;
+  if (c === null) return null;
   tcp.counters.synCookiesAccepted++;
   tcp.counters.passiveOpens++;
   const o = v.options;
@@ -142,8 +151,7 @@ function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): boolean {
   c.sndWl2 = v.ack;
   c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
   establish(tcp, c);
-  // The cookie's ACK may carry data: the buffer was already freed, so the peer will retransmit it.
-  return true;
+  return c;
 }
 
 /** SYN-RECEIVED → ESTABLISHED for a passive open: the app hears a knock. */
@@ -378,11 +386,18 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       tcp.growCwnd(c, dataAcked);
     }
     c.dupAcks = 0;
+    c.limitedTransmit = 0;
     if (c.sndUna === c.sndMax) tcp.stopRtx(c); else tcp.armRtx(c);
     tcp.touch(c);
-  } else if (ack === c.sndUna && segLen === 0 && wndField === c.sndWnd && c.sndMax !== c.sndUna) {
-    // A duplicate ACK (RFC 5681 §2 definition).
+  } else if (ack === c.sndUna && segLen === 0 && c.sndMax !== c.sndUna && (wndField === c.sndWnd || v.options.sackBlocks > 0)) {
+    // A duplicate ACK: RFC 5681 §2's definition, or (RFC 6675 §2) one carrying SACK information even though the
+    // window moved — a Linux receiver opens its window a little with every ACK while it holds out-of-order data.
     c.dupAcks++;
+    if (c.dupAcks < 3 && !c.inRecovery) {
+      // Limited transmit (RFC 3042): a new segment for each of the first two duplicate ACKs keeps the ACK clock going.
+      c.limitedTransmit = c.dupAcks;
+      tcp.touch(c);
+    }
     if (c.dupAcks === 3 && !c.inRecovery && seqGt(ack, c.recover)) {
       // Fast retransmit (RFC 5681 §3.2 steps 2–4; RFC 6582 §3.2 step 2 for `recover`).
       tcp.counters.fastRetransmits++;
@@ -391,6 +406,7 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       c.ssthresh = half > 2 * c.mss ? half : 2 * c.mss;
       c.recover = c.sndMax;
       c.inRecovery = true;
+      c.limitedTransmit = 0;
       tcp.retransmitFirst(c);
       c.cwnd = c.ssthresh + 3 * c.mss;
       tcp.armRtx(c);

@@ -70,7 +70,10 @@ export class TcpCounters {
   segmentsOut = 0;
   retransmits = 0;
   fastRetransmits = 0;
+  /** Connections given up after too many retransmissions. */
   timeouts = 0;
+  /** Retransmission timer expirations (each resends from SND.UNA with cwnd = 1 MSS). */
+  rtoExpirations = 0;
   resetsIn = 0;
   resetsOut = 0;
   challengeAcks = 0;
@@ -193,7 +196,7 @@ export class Tcp {
     c.ackedUnreported = 0;
     c.rcvNxt = c.rcvAdv = 0;
     c.oooLast = 0; c.oooFin = false; c.oooFinSeq = 0;
-    c.cwnd = 0; c.ssthresh = 0x3fffffff; c.dupAcks = 0; c.inRecovery = false; c.recover = 0; c.bytesAcked = 0;
+    c.cwnd = 0; c.ssthresh = 0x3fffffff; c.dupAcks = 0; c.limitedTransmit = 0; c.inRecovery = false; c.recover = 0; c.bytesAcked = 0;
     c.srtt = 0; c.rttvar = 0; c.rto = INITIAL_RTO_US; c.rttTiming = false; c.retries = 0; c.persist = false;
     c.persistBackoff = 0;
     c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
@@ -414,7 +417,8 @@ export class Tcp {
     for (;;) {
       const unsent = seqDiff(dataEnd, c.sndNxt);
       const flight = seqDiff(c.sndNxt, c.sndUna);
-      const wnd = c.sndWnd < c.cwnd ? c.sndWnd : c.cwnd;
+      const cw = c.cwnd + c.limitedTransmit * c.mss;
+      const wnd = c.sndWnd < cw ? c.sndWnd : cw;
       const room = wnd - flight;
       if (unsent > 0 && room > 0) {
         let len = unsent < c.mss ? unsent : c.mss;
@@ -705,6 +709,7 @@ export class Tcp {
       return;
     }
     this.counters.retransmits++;
+    this.counters.rtoExpirations++;
     c.rto = c.rto * 2 > MAX_RTO_US ? MAX_RTO_US : c.rto * 2;
     c.rttTiming = false;
     if (syn) {
@@ -718,6 +723,7 @@ export class Tcp {
     c.cwnd = c.mss;
     c.inRecovery = false;
     c.dupAcks = 0;
+    c.limitedTransmit = 0;
     c.recover = c.sndMax;
     c.sndNxt = c.sndUna;
     this.output(c);
