@@ -128,6 +128,13 @@ export class TcpConn {
   inRecovery = false;
   recover = 0;
   bytesAcked = 0;
+  /** SACK scoreboard (tcp-sack.ts): sorted disjoint ranges above SND.UNA the peer holds. */
+  readonly sackL = new Int32Array(8);
+  readonly sackR = new Int32Array(8);
+  sackN = 0;
+  /** Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt); the hole found by sackNextHole. */
+  highRxt = 0;
+  holeSeq = 0;
 
   // Retransmission (RFC 6298), in microseconds.
   srtt = 0;

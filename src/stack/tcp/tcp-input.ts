@@ -11,6 +11,7 @@ import { EventKind } from '../../api/events.js';
 import { TCP_DEFAULT_MSS, TcpFlag, type TcpView } from '../../wire/index.js';
 import { cookieSackOk, cookieTsval, cookieWscale } from '../syn-cookie.js';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt, type TcpConn, TcpState } from './tcp-conn.js';
+import { sackPrune, sackUpdate } from './tcp-sack.js';
 import { sqRelease } from './tcp-send-queue.js';
 import type { Tcp } from './tcp.js';
 
@@ -354,6 +355,7 @@ function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
 /** §3.10.7.4 fifth step for ESTABLISHED and later: advance SND.UNA, congestion control, window update. */
 function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, segLen: number): void {
   const wndField = v.window << c.sndShift;
+  if (c.sackOk && v.options.sackBlocks > 0) sackUpdate(c, v.options);
   if (seqGt(ack, c.sndUna)) {
     const acked = seqDiff(ack, c.sndUna);
     const dataAcked = acked < c.sqBytes ? acked : c.sqBytes;
@@ -367,6 +369,7 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
     }
     c.sndUna = ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
+    if (c.sackN > 0) sackPrune(c);
     c.retries = 0;
     if (c.inRecovery) {
       if (seqGe(ack, c.recover)) {
@@ -377,7 +380,8 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
         c.inRecovery = false;
       } else {
         // Partial acknowledgment: resend the next hole, deflate by what was acked (RFC 6582 §3.2 step 4).
-        tcp.retransmitFirst(c);
+        if (seqLt(c.highRxt, c.sndUna)) c.highRxt = c.sndUna;
+        tcp.retransmitHole(c);
         c.cwnd -= acked;
         if (acked >= c.mss) c.cwnd += c.mss;
         if (c.cwnd < c.mss) c.cwnd = c.mss;
@@ -407,11 +411,13 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       c.recover = c.sndMax;
       c.inRecovery = true;
       c.limitedTransmit = 0;
+      c.highRxt = c.sndUna;
       tcp.retransmitFirst(c);
       c.cwnd = c.ssthresh + 3 * c.mss;
       tcp.armRtx(c);
     } else if (c.inRecovery) {
       c.cwnd += c.mss; // each further duplicate: a segment has left the network (step 5)
+      if (c.sackOk) tcp.retransmitHole(c); // and with SACK, the next hole goes out at once
       tcp.touch(c);
     }
   }

@@ -26,6 +26,7 @@ import {
   HANDLE_INDEX_MASK, seqDiff, seqGt, seqLt, TcpConn, TcpState,
 } from './tcp-conn.js';
 import { RecvBuffers } from './tcp-recv.js';
+import { sackClear, sackNextHole } from './tcp-sack.js';
 import { sqCanPush, sqClear, sqCopyOut, sqPush } from './tcp-send-queue.js';
 
 export interface TcpConfig {
@@ -197,6 +198,7 @@ export class Tcp {
     c.rcvNxt = c.rcvAdv = 0;
     c.oooLast = 0; c.oooFin = false; c.oooFinSeq = 0;
     c.cwnd = 0; c.ssthresh = 0x3fffffff; c.dupAcks = 0; c.limitedTransmit = 0; c.inRecovery = false; c.recover = 0; c.bytesAcked = 0;
+    c.sackN = 0; c.highRxt = 0; c.holeSeq = 0;
     c.srtt = 0; c.rttvar = 0; c.rto = INITIAL_RTO_US; c.rttTiming = false; c.retries = 0; c.persist = false;
     c.persistBackoff = 0;
     c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
@@ -726,6 +728,8 @@ export class Tcp {
     c.limitedTransmit = 0;
     c.recover = c.sndMax;
     c.sndNxt = c.sndUna;
+    c.highRxt = c.sndUna;
+    sackClear(c); // RFC 6675 §5.1: after a timeout the receiver may have reneged; start over
     this.output(c);
     if (!this.wheel.isPending(c.tRtx)) this.armRtx(c);
   }
@@ -760,7 +764,29 @@ export class Tcp {
       this.counters.retransmits++;
       c.rttTiming = false;
       this.sendData(c, c.sndUna, len, fin);
+      const end = (c.sndUna + len) | 0;
+      if (seqGt(end, c.highRxt)) c.highRxt = end;
     }
+  }
+
+  /**
+   * During recovery: resend the next hole the SACK scoreboard shows (tcp-sack.ts), or the segment at SND.UNA when the
+   * peer sent no SACK information. Returns whether something was resent.
+   */
+  retransmitHole(c: TcpConn): boolean {
+    if (!c.sackOk || c.sackN === 0) {
+      if (seqGt(c.highRxt, c.sndUna)) return false; // NewReno: that segment is already on its way again
+      this.retransmitFirst(c);
+      return true;
+    }
+    const hole = sackNextHole(c);
+    if (hole <= 0) return false;
+    const len = hole < c.mss ? hole : c.mss;
+    this.counters.retransmits++;
+    c.rttTiming = false;
+    this.sendData(c, c.holeSeq, len, false);
+    c.highRxt = (c.holeSeq + len) | 0;
+    return true;
   }
 
   /** Initial congestion window (RFC 6928 with the RFC 5681 §3.1 rule for a lost SYN). */
