@@ -31,6 +31,7 @@ export class NetApi {
   /** Bytes taken (≤ len), or an error; `Again` when the send buffer is full (retry after `sent`). */
   sendv(handle: number, data: Uint8Array, off: number, len: number): number { return this.stack.tcp.sendv(handle, data, off, len); }
   recvDone(handle: number, len: number): number { return this.stack.tcp.recvDone(handle, len); }
+  /** Graceful close (FIN after the queued data); exactly one `dead` event follows, also for a connection not yet established. */
   close(handle: number): number { return this.stack.tcp.close(handle); }
   abort(handle: number): number { return this.stack.tcp.abort(handle); }
 

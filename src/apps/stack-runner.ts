@@ -104,7 +104,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
   }
 }
 
-function parseMacText(s: string): Uint8Array {
+export function parseMacText(s: string): Uint8Array {
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new IxyError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
   return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
 }

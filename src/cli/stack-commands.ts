@@ -5,6 +5,8 @@ import { Netcat } from '../apps/netcat.js';
 import { readFileSync } from 'node:fs';
 import { PingpongClient } from '../apps/pingpong.js';
 import { runStackApp, type StackRunOptions, type StackRunResult } from '../apps/stack-runner.js';
+import { runStackThreads, type ThreadFigures } from '../apps/stack-threads.js';
+import type { EchoClientOptions } from '../apps/echo-client.js';
 import { fmt } from '../apps/stats-format.js';
 import { parseIpv4 } from '../stack/ip-interface.js';
 import { IxyError } from '../util/errors.js';
@@ -43,6 +45,7 @@ function summary(r: StackRunResult): Record<string, unknown> {
 
 export async function runEcho(m: string, v: Values): Promise<number> {
   const o = stackOptions(v);
+  if (typeof v.threads === 'number' && v.threads > 1) return runEchoThreads(mode(m, 'echo'), o, v);
   if (mode(m, 'echo') === 'server') {
     const app = new EchoServer(v.port as number);
     let prev = 0;
@@ -116,4 +119,53 @@ export async function runNetcat(v: Values): Promise<number> {
   else console.log(`sent ${app.bytesSent} bytes sha256 ${out.sentSha256}\nreceived ${app.bytesReceived} bytes sha256 ${out.receivedSha256}`);
   if (app.failed) throw new IxyError(`nc: ${app.failed}`);
   return r.stoppedBy === 'finished' ? 0 : 1;
+}
+
+/** `ixy echo server|client --threads N`: N shared-nothing elastic threads (apps/stack-threads.ts). */
+async function runEchoThreads(m: 'server' | 'client', o: StackRunOptions, v: Values): Promise<number> {
+  const threads = v.threads as number;
+  const sum = (fs: ThreadFigures[], k: 'bytesEchoed' | 'messages' | 'connections' | 'failures'): number => fs.reduce((a, f) => a + (f[k] ?? 0), 0);
+  let client: EchoClientOptions | null = null;
+  if (m === 'client') {
+    const conns = v.connections as number;
+    if (conns < threads) throw new IxyError(`--connections ${conns} is fewer than --threads ${threads}: each thread needs at least one`);
+    client = { ip: target(v, 'echo'), port: v.port as number, connections: conns, size: v.size as number, rounds: v.rounds as number, messages: v.messages as number };
+  }
+  const share = (total: number, i: number): number => Math.floor(total / threads) + (i < total % threads ? 1 : 0);
+  const r = await runStackThreads({
+    ...o, threads, pin: v.pin === true,
+    line: (now, prev, dt) => {
+      const per = now.map((f, i) => m === 'server'
+        ? `t${i} ${fmt(((f.bytesEchoed ?? 0) - (prev[i].bytesEchoed ?? 0)) / dt / 1e6)} MB/s ${f.connections} conns`
+        : `t${i} ${fmt(((f.messages ?? 0) - (prev[i].messages ?? 0)) / dt)} msgs/s`);
+      const total = m === 'server'
+        ? `${fmt((sum(now, 'bytesEchoed') - sum(prev, 'bytesEchoed')) / dt / 1e6)} MB/s echoed, connections ${sum(now, 'connections')}`
+        : `${fmt((sum(now, 'messages') - sum(prev, 'messages')) / dt)} msgs/s, failures ${sum(now, 'failures')}`;
+      return `[echo ${m} ×${threads}] ${total} | ${per.join(', ')}`;
+    },
+  }, (i) => (client === null ? { kind: 'echo-server', port: v.port as number }
+    : { kind: 'echo-client', client: { ...client, connections: share(client.connections, i), messages: client.messages ? share(client.messages, i) : 0 } }));
+  const secs = r.elapsedMs / 1000;
+  const perThread = r.perThread.map(({ rtt: _rtt, ...f }) => ({
+    ...f, cpuSeconds: f.cpuNs / 1e9, ...(m === 'client' ? { msgsPerSec: (f.messages ?? 0) / secs } : {}),
+  }));
+  const base = { mode: m, threads, elapsedMs: r.elapsedMs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers, devices: r.devices, perThread };
+  if (m === 'server') {
+    const out = { ...base, accepted: sum(r.perThread, 'connections'), bytesEchoed: sum(r.perThread, 'bytesEchoed') };
+    if (v.json) console.log(JSON.stringify(out));
+    else console.log(`echo server (${threads} threads): ${out.accepted} connections, ${out.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
+    return 0;
+  }
+  const messages = sum(r.perThread, 'messages');
+  const failures = sum(r.perThread, 'failures');
+  const out = {
+    ...base, messages, msgsPerSec: messages / secs, connectionsOpened: sum(r.perThread, 'connections'), failures,
+    rttUs: { p50: percentile(r.rtt, 50), p99: percentile(r.rtt, 99), p999: percentile(r.rtt, 99.9) },
+  };
+  if (v.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`echo client (${threads} threads): ${messages} messages in ${fmt(secs, 1)} s (${fmt(messages / secs)} msgs/s), ` +
+      `${out.connectionsOpened} connections, ${failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);
+  }
+  return failures > 0 && messages === 0 ? 1 : 0;
 }

@@ -13,6 +13,7 @@ import type { Device } from '../driver/device.js';
 import type { App, NetApi } from '../api/native.js';
 import type { Stack } from '../stack/stack.js';
 import { threadCpuNs } from '../sys/cpu.js';
+import type { Steering } from './steering.js';
 
 export interface ElasticOptions {
   /** B: most packets taken from the device per iteration (IX: 64). */
@@ -25,6 +26,8 @@ export interface ElasticOptions {
   parkAfterMs?: number;
   /** Longest park, ms. Default 1. */
   parkMaxMs?: number;
+  /** With several threads: hands frames for other threads' flows over and takes theirs (dataplane/steering.ts). */
+  steering?: Steering;
 }
 
 export class LoopCounters {
@@ -53,6 +56,7 @@ export class ElasticThread {
   private resolveDone: (() => void) | null = null;
   private failure: unknown = null;
   private readonly boundSlice: () => void;
+  private readonly steering: Steering | null;
 
   constructor(readonly stack: Stack, readonly app: App, readonly api: NetApi, opts: ElasticOptions = {}) {
     this.batch = opts.batch ?? 64;
@@ -65,6 +69,7 @@ export class ElasticThread {
     this.parkAfterMs = opts.parkAfterMs ?? 20;
     this.parkMaxMs = opts.parkMaxMs ?? 1;
     this.boundSlice = () => this.slice();
+    this.steering = opts.steering ?? null;
   }
 
   /** One iteration of the loop; returns the packets received (0 = idle). */
@@ -74,8 +79,14 @@ export class ElasticThread {
     iface.flushTx();
     stack.tcp.flush();
     stack.timers();
-    const n = this.device.rxBatch(this.queue, this.ids, this.batch);
-    for (let i = 0; i < n; i++) stack.input(this.ids[i]);
+    let n = this.device.rxBatch(this.queue, this.ids, this.batch);
+    const steering = this.steering;
+    if (steering === null) {
+      for (let i = 0; i < n; i++) stack.input(this.ids[i]);
+    } else {
+      for (let i = 0; i < n; i++) if (!steering.divert(this.ids[i])) stack.input(this.ids[i]);
+      n += steering.intake(this.batch);
+    }
     stack.tcp.flush();
     const ev = stack.events;
     if (ev.count > 0) {

@@ -19,6 +19,27 @@ export interface DriverEntry {
   /** Headroom the mempool's buffers must have for this kind (AF_XDP: XDP_PACKET_HEADROOM = 256); default: any. */
   poolHeadroom?: number;
   open(spec: DeviceSpec, opts: DeviceOptions): Device;
+  /** Prepares the device to be served one queue per thread (`--threads N`); absent: the kind cannot. */
+  shareQueues?(spec: DeviceSpec, threads: number): QueueShare;
+}
+
+/** A device split among N threads of this process: thread i opens `specs[i]`; close() once they all closed. */
+export interface QueueShare {
+  specs: string[];
+  /** How the device spreads flows over the queues: a Toeplitz hash the threads can compute, or the kernel's own. */
+  steering: 'rss' | 'partition';
+  rss?: { key: number[]; reta: number[] };
+  close(): void;
+}
+
+/** `shareQueues` of the spec's kind, or a one-line error naming the kinds that can. */
+export function shareDeviceQueues(spec: DeviceSpec, threads: number): QueueShare {
+  const e = entryOf(spec);
+  if (!e.shareQueues) {
+    const can = [...drivers.values()].filter((d) => d.shareQueues).map((d) => `${d.kind}:`).join(', ');
+    throw new IxyError(`${spec.text}: --threads ${threads} needs a device whose queues threads can share (${can}); ${spec.kind}: devices serve one thread`);
+  }
+  return e.shareQueues(spec, threads);
 }
 
 const drivers = new Map<string, DriverEntry>();

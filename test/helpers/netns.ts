@@ -19,6 +19,8 @@ export interface VethEnd {
   /** Address with prefix, e.g. 10.0.0.1/24. */
   addr?: string;
   mtu?: number;
+  /** RX and TX queues of this end (veth default: 1). */
+  queues?: number;
 }
 
 /** Whether this process may create namespaces (root or CAP_NET_ADMIN with `ip` available). */
@@ -61,7 +63,8 @@ export class Netlab {
   veth(a: VethEnd, b: VethEnd): { a: string; b: string } {
     const an = this.ifname(a.name);
     const bn = this.ifname(b.name);
-    execFileSync('ip', ['link', 'add', an, 'netns', a.ns, 'type', 'veth', 'peer', 'name', bn, 'netns', b.ns]);
+    const q = (e: VethEnd): string[] => (e.queues ? ['numrxqueues', String(e.queues), 'numtxqueues', String(e.queues)] : []);
+    execFileSync('ip', ['link', 'add', an, ...q(a), 'netns', a.ns, 'type', 'veth', 'peer', 'name', bn, ...q(b), 'netns', b.ns]);
     for (const [end, n] of [[a, an], [b, bn]] as const) {
       if (end.mtu) this.ipIn(end.ns, ['link', 'set', n, 'mtu', String(end.mtu)]);
       if (end.addr) this.ipIn(end.ns, ['addr', 'add', end.addr, 'dev', n]);

@@ -66,7 +66,7 @@ function noIpv6(ns: string): void {
 }
 
 /** Peer and stack on one link. `net` is the second octet: 10.<net>.0.0/24 (unique per test avoids confusion in captures). */
-export function directTopology(lab: Netlab, kind: DevKind, net: number): Topology {
+export function directTopology(lab: Netlab, kind: DevKind, net: number, queues?: number): Topology {
   const peerIp = `10.${net}.0.1`;
   const stackIp = `10.${net}.0.2`;
   if (kind === 'tap') {
@@ -78,7 +78,7 @@ export function directTopology(lab: Netlab, kind: DevKind, net: number): Topolog
   const P = lab.ns('p');
   const S = lab.ns('s');
   noIpv6(P); noIpv6(S);
-  const v = lab.veth({ ns: P, name: 'p', addr: `${peerIp}/24` }, { ns: S, name: 's' });
+  const v = lab.veth({ ns: P, name: 'p', addr: `${peerIp}/24`, queues }, { ns: S, name: 's', queues });
   offloadsOff(P, v.a); offloadsOff(S, v.b);
   return { lab, kind, peer: P, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `${kind}:${v.b}`, linuxIf: v.a };
 }

@@ -16,6 +16,8 @@ export interface XdpTarget {
   /** First queue (`@Q`, default 0). */
   queue: number;
   mode: XdpModeRequest;
+  /** Join this XSKMAP (an fd of this process) instead of attaching a program: one thread of `--threads N`. */
+  xskmapFd?: number;
 }
 
 export const DEFAULT_RING_SIZE = 512;
@@ -71,7 +73,9 @@ export class XdpDevice implements Device {
     this.mac = readMac(t.ifname);
     this.owned = new Uint8Array(opts.pool.count);
     try {
-      this.prog = XdpRedirect.attach(t.ifname, this.ifindex, Math.max(queues ?? 0, t.queue + nq), t.mode);
+      this.prog = t.xskmapFd !== undefined
+        ? XdpRedirect.join(t.ifname, t.xskmapFd, t.mode === 'native' ? 'native' : 'generic')
+        : XdpRedirect.attach(t.ifname, this.ifindex, Math.max(queues ?? 0, t.queue + nq), t.mode);
       this.xdpMode = this.prog.mode;
       let bind: BindMode | 'try' = this.xdpMode === 'generic' ? 'copy' : 'try';
       for (let i = 0; i < nq; i++) {

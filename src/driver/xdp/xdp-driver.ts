@@ -4,9 +4,10 @@
  */
 import { linuxMemory } from '../../mem/mmap-dma.js';
 import { IxyError } from '../../util/errors.js';
-import { registerDriver, type DeviceSpec } from '../open.js';
+import { ifindexOf, readQueueCounts } from '../../sys/netif.js';
+import { registerDriver, type DeviceSpec, type QueueShare } from '../open.js';
 import { type XdpTarget, XdpDevice } from './xdp-device.js';
-import type { XdpModeRequest } from './xdp-program.js';
+import { XdpRedirect, type XdpModeRequest } from './xdp-program.js';
 import { XDP_PACKET_HEADROOM } from './xsk-socket.js';
 
 const USAGE = 'xdp:IF[@QUEUE][,mode=native|generic|auto] — Linux interface IF through AF_XDP (e.g. xdp:veth0, xdp:eth1@2,mode=generic)';
@@ -23,7 +24,10 @@ export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
   }
   if (ifname === '') throw new IxyError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`);
   let mode: XdpModeRequest = 'auto';
+  let xskmapFd: number | undefined;
   for (const o of opts) {
+    const j = /^xskmap=(\d{1,9})$/.exec(o);
+    if (j) { xskmapFd = Number(j[1]); continue; } // set by shareQueues for --threads, not by users
     const m = /^mode=(.*)$/.exec(o);
     if (!m) throw new IxyError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`);
     if (m[1] !== 'native' && m[1] !== 'generic' && m[1] !== 'auto') {
@@ -31,7 +35,28 @@ export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
     }
     mode = m[1];
   }
-  return { ifname, queue, mode };
+  return { ifname, queue, mode, xskmapFd };
+}
+
+/**
+ * `--threads N`: one XDP program and XSKMAP for the interface, attached here; thread i opens queue Q+i with a spec
+ * that joins them (`,xskmap=FD`: the map's fd is valid in every thread of this process).
+ */
+function shareQueues(spec: DeviceSpec, threads: number): QueueShare {
+  const t = parseXdpSpec(spec);
+  const have = readQueueCounts(t.ifname)?.rx ?? null;
+  if (have !== null && t.queue + threads > have) {
+    throw new IxyError(
+      `--threads ${threads} needs ${threads} queues of ${t.ifname} from ${t.queue} on, and it has ${have}: ` +
+        `use fewer threads or an interface with more queues (veth: ip link add … numrxqueues ${threads} numtxqueues ${threads})`,
+    );
+  }
+  const prog = XdpRedirect.attach(t.ifname, ifindexOf(t.ifname), Math.max(have ?? 0, t.queue + threads), t.mode);
+  return {
+    specs: Array.from({ length: threads }, (_, i) => `xdp:${t.ifname}@${t.queue + i},mode=${prog.mode},xskmap=${prog.mapFdNumber}`),
+    steering: 'partition',
+    close: () => prog.close(),
+  };
 }
 
 registerDriver({
@@ -40,4 +65,5 @@ registerDriver({
   dmaAllocator: () => linuxMemory,
   poolHeadroom: XDP_PACKET_HEADROOM,
   open: (spec, opts) => new XdpDevice(spec.text, parseXdpSpec(spec), opts),
+  shareQueues,
 });

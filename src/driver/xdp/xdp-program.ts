@@ -57,8 +57,25 @@ export class XdpRedirect {
   private progFd = -1;
   private linkFd = -1;
   mode: XdpMode = 'generic';
+  /** False when this device only joined another's map (see join): close() then leaves the map alone. */
+  private owner = true;
 
   private constructor(readonly ifname: string) {}
+
+  /** The XSKMAP's fd, for devices in other threads of this process to join. */
+  get mapFdNumber(): number { return this.mapFd; }
+
+  /**
+   * Uses the XSKMAP of a program attached by another part of this process (fds are per process): sockets are added
+   * to it, and nothing is attached or detached here.
+   */
+  static join(ifname: string, mapFd: number, mode: XdpMode): XdpRedirect {
+    const x = new XdpRedirect(ifname);
+    x.mapFd = mapFd;
+    x.mode = mode;
+    x.owner = false;
+    return x;
+  }
 
   /** Creates the XSKMAP (`maxEntries` = queues of the interface) and the program, then attaches it. */
   static attach(ifname: string, ifindex: number, maxEntries: number, request: XdpModeRequest): XdpRedirect {
@@ -109,6 +126,7 @@ export class XdpRedirect {
 
   /** Detaches the program (closing the link), then drops program and map. Idempotent. */
   close(): void {
+    if (!this.owner) { this.mapFd = -1; return; }
     closeFd(this.linkFd);
     closeFd(this.progFd);
     closeFd(this.mapFd);

@@ -346,7 +346,13 @@ export class Tcp {
     if (c.finQueued) return ApiError.Closed;
     if (!c.accepted) return ApiError.Invalid;
     switch (c.state) {
-      case TcpState.SynSent: this.sendRstFor(c); this.free(c); return 0;
+      case TcpState.SynSent:
+        // Not connected yet: nothing to flush. The app still gets its one `dead` per close(), as for any other state.
+        this.sendRstFor(c);
+        c.released = true;
+        this.events.push(EventKind.Dead, c.handle, c.cookie, DeathReason.Closed, 0, 0, 0, -1);
+        this.free(c);
+        return 0;
       case TcpState.SynReceived: case TcpState.Established: c.state = TcpState.FinWait1; break;
       case TcpState.CloseWait: c.state = TcpState.LastAck; break;
       default: return ApiError.Closed;
