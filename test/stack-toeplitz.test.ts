@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_RSS_KEY, makeReta, rssQueue, Toeplitz } from '../src/stack/toeplitz.js';
+import { DEFAULT_RSS_KEY, makeReta, rssQueue, Toeplitz } from '../src/util/toeplitz.js';
 import { assertNoAlloc } from './helpers/no-alloc.js';
 
 /**

@@ -15,7 +15,7 @@
  * In both modes ARP is seen by every thread: each keeps its own ARP cache, and a reply arrives on one queue only.
  */
 import type { Stack } from '../stack/stack.js';
-import { rssQueue, Toeplitz } from '../stack/toeplitz.js';
+import { rssQueue, Toeplitz } from '../util/toeplitz.js';
 import { Mailbox } from './mailbox.js';
 
 export const EPHEMERAL_FIRST = 32768;

@@ -1,6 +1,7 @@
 import { type DmaAllocator, type DmaRegion, PHYS_HI, PHYS_LO, u32View } from '../../mem/dma.js';
 import type { Mempool } from '../../mem/mempool.js';
 import { IxyError } from '../../util/errors.js';
+import { DEFAULT_RSS_KEY, makeReta } from '../../util/toeplitz.js';
 import { type Bar, sleepMs, waitForBits } from '../bar.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
 import * as R from './regs.js';
@@ -145,10 +146,38 @@ export class IxgbeDevice implements Device {
       this.rxDesc.push(desc);
       this.rxSlots.push(new Uint32Array(this.ringSize));
     }
+    if (this.rxQueues > 1) this.initRss();
     bar.write32(R.CTRL_EXT, bar.read32(R.CTRL_EXT) | R.CTRL_EXT_NS_DIS); // §4.6.7: required on the 82599
     for (let q = 0; q < this.rxQueues; q++) bar.write32(R.DCA_RXCTRL(q), bar.read32(R.DCA_RXCTRL(q)) & ~R.DCA_RXCTRL_RELAXED_ORDERING);
     bar.write32(R.RXCTRL, bar.read32(R.RXCTRL) | R.RXCTRL_RXEN);
   }
+
+  /**
+   * §7.1.2.8: spread received flows over the RX queues with RSS — the Toeplitz hash of IPv4 addresses and TCP/UDP
+   * ports under `rssKey`, then the redirection table (round-robin over the queues). Software that needs to know
+   * where a flow's packets arrive (IX's port probing, dataplane/steering.ts) computes the same hash: see rss().
+   */
+  private initRss(): void {
+    const bar = this.bar;
+    const key = this.rssKey;
+    for (let i = 0; i < 10; i++) {
+      bar.write32(R.RSSRK(i), (key[4 * i] | (key[4 * i + 1] << 8) | (key[4 * i + 2] << 16) | (key[4 * i + 3] << 24)) >>> 0);
+    }
+    const reta = makeReta(this.rxQueues, R.RETA_ENTRIES);
+    for (let i = 0; i < R.RETA_ENTRIES / 4; i++) {
+      bar.write32(R.RETA(i), (reta[4 * i] | (reta[4 * i + 1] << 8) | (reta[4 * i + 2] << 16) | (reta[4 * i + 3] << 24)) >>> 0);
+    }
+    this.reta = reta;
+    bar.write32(R.MRQC, R.MRQC_RSSEN | R.MRQC_RSS_FIELD_IPV4_TCP | R.MRQC_RSS_FIELD_IPV4 | R.MRQC_RSS_FIELD_IPV4_UDP);
+  }
+
+  /** The RSS key and redirection table in force (null with one RX queue: everything arrives on queue 0). */
+  rss(): { key: Uint8Array; reta: Uint8Array } | null {
+    return this.reta === null ? null : { key: Uint8Array.from(this.rssKey), reta: Uint8Array.from(this.reta) };
+  }
+
+  private readonly rssKey: Uint8Array = DEFAULT_RSS_KEY;
+  private reta: Uint8Array | null = null;
 
   /** §4.6.8: transmit path: CRC and padding by the NIC, one 40 KB packet buffer, per-queue rings, then DMA on. */
   private initTx(): void {

@@ -132,3 +132,16 @@ export const TXD_LEN_MASK = 0xffff;
 /** What the driver writes into cmd_type_len for a one-buffer frame, before or-ing in the length. */
 export const TXD_CMD_FRAME = TXD_DCMD_EOP | TXD_DCMD_RS | TXD_DCMD_IFCS | TXD_DCMD_DEXT | TXD_DTYP_DATA;
 export const DESC_BYTES = 16;
+
+// Receive-side scaling (§7.1.2.8, registers §8.2.3.7.12–14). The addresses are the ones the Linux ixgbe driver
+// programs on the 82599 (the 82598-compatible block); the model accepts them there.
+export const MRQC = 0x05818; // multiple receive queues command
+export const MRQC_RSSEN = 0x1; // MRQE = 0001b: RSS only
+export const MRQC_RSS_FIELD_IPV4_TCP = 1 << 16;
+export const MRQC_RSS_FIELD_IPV4 = 1 << 17;
+export const MRQC_RSS_FIELD_IPV4_UDP = 1 << 22;
+/** Redirection table: 32 registers of four 8-bit entries (entry 4i+k in byte k of RETA(i)), queue in bits 3:0. */
+export const RETA = (i: number): number => 0x05c00 + i * 4;
+export const RETA_ENTRIES = 128;
+/** RSS key: 10 registers, key byte 4i+k in byte k (bits 8k+7:8k) of RSSRK(i). */
+export const RSSRK = (i: number): number => 0x05c80 + i * 4;

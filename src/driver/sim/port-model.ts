@@ -1,4 +1,5 @@
 import * as R from '../ixgbe/regs.js';
+import { Toeplitz } from '../../util/toeplitz.js';
 import type { PhysView } from './phys-memory.js';
 
 /** Where a port's transmitted frames go: the other port of a looped cable, a tester, or (later) a Linux interface. */
@@ -137,6 +138,7 @@ export class PortModel {
       this.fail(`SRRCTL(${(off - 0x02100) >> 2}) changed while the queue is enabled: disable it first (§8.2.3.8.7)`);
       return;
     }
+    if (off >= R.RSSRK(0) && off < R.RSSRK(10)) this.rssKeyDirty = true;
     this.regs[off >>> 2] = v;
   }
 
@@ -280,6 +282,7 @@ export class PortModel {
 
   private powerOn(): void {
     this.regs.fill(0);
+    this.rssKeyDirty = true;
     this.rxOn.fill(0);
     this.txOn.fill(0);
     this.txQueuesOn = 0;
@@ -368,9 +371,48 @@ export class PortModel {
     return lo === this.regs[R.RAL0 >>> 2] && (this.regs[R.RAH0 >>> 2] & R.RAH_AV) !== 0 && hi === (this.regs[R.RAH0 >>> 2] & 0xffff);
   }
 
-  /** Queue a received frame goes to: 0 until RSS is modelled (the 82599 without RSS/filters uses queue 0). */
+  /** Queue of the frame being received: set by receive() from RSS; testers that write in place use queue 0. */
   private rxQueueFor(): number {
-    return 0;
+    return this.rxQ;
+  }
+
+  private rxQ = 0;
+  /** The hash of the key in RSSRK, rebuilt when the key changed (rssKeyDirty) and RSS is on. */
+  private rss: Toeplitz | null = null;
+  private rssKeyDirty = true;
+  private readonly rssKeyBytes = new Uint8Array(40);
+
+  /**
+   * §7.1.2.8: with MRQC.MRQE = RSS, IPv4 frames are hashed (Toeplitz, key in RSSRK) over source and destination
+   * address, plus the ports for TCP (and UDP) when MRQC enables those fields; non-IP frames, fragments and
+   * disabled types get hash 0. The queue is RETA[hash bits 6:0].
+   */
+  private rssQueueOf(src: Uint8Array, off: number, len: number): number {
+    const mrqc = this.regs[R.MRQC >>> 2];
+    if ((mrqc & 0xf) !== R.MRQC_RSSEN) return 0;
+    let hash = 0;
+    if (len >= 34 && src[off + 12] === 0x08 && src[off + 13] === 0x00 && (src[off + 14] >>> 4) === 4) {
+      if (this.rssKeyDirty || this.rss === null) {
+        for (let i = 0; i < 40; i++) this.rssKeyBytes[i] = (this.regs[(R.RSSRK(i >>> 2) >>> 2)] >>> ((i & 3) * 8)) & 0xff;
+        this.rss = new Toeplitz(this.rssKeyBytes);
+        this.rssKeyDirty = false;
+      }
+      const ip = off + 14;
+      const sip = (src[ip + 12] << 24) | (src[ip + 13] << 16) | (src[ip + 14] << 8) | src[ip + 15];
+      const dip = (src[ip + 16] << 24) | (src[ip + 17] << 16) | (src[ip + 18] << 8) | src[ip + 19];
+      const proto = src[ip + 9];
+      const fragment = ((src[ip + 6] & 0x3f) | src[ip + 7]) !== 0;
+      const l4 = ip + (src[ip] & 0x0f) * 4;
+      const ports = !fragment && l4 + 4 <= off + len &&
+        ((proto === 6 && (mrqc & R.MRQC_RSS_FIELD_IPV4_TCP) !== 0) || (proto === 17 && (mrqc & R.MRQC_RSS_FIELD_IPV4_UDP) !== 0));
+      if (ports) {
+        hash = this.rss!.hashIpv4TcpI32(sip, dip, (src[l4] << 8) | src[l4 + 1], (src[l4 + 2] << 8) | src[l4 + 3]);
+      } else if (mrqc & R.MRQC_RSS_FIELD_IPV4) {
+        hash = this.rss!.hashIpv4I32(sip, dip);
+      }
+    }
+    const entry = hash & (R.RETA_ENTRIES - 1);
+    return (this.regs[(R.RETA(entry >>> 2)) >>> 2] >>> ((entry & 3) * 8)) & 0x0f;
   }
 
   /**
@@ -410,6 +452,15 @@ export class PortModel {
   /** Receives a copy of a frame (from the other port or a Linux interface), split over buffers if it must be. */
   receive(src: Uint8Array, srcOff: number, len: number): boolean {
     if (!this.accepts(src, srcOff)) return false;
+    this.rxQ = this.rssQueueOf(src, srcOff, len);
+    try {
+      return this.receiveOnQueue(src, srcOff, len);
+    } finally {
+      this.rxQ = 0;
+    }
+  }
+
+  private receiveOnQueue(src: Uint8Array, srcOff: number, len: number): boolean {
     const q = this.rxQueueFor();
     const bsize = this.rxBufBytes[q];
     if (len <= bsize || !this.rxOn[q]) {
