@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc } from './fwd-linux-proc.js';
-import { allThreads, cpuTimes, type CpuTimes, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
+import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
 import {
   CPU_CLIENT, CPU_SERVER, createStackTopology, fmtK, fmtN, foreignPct, hostInfo, lossCounters, lossDelta, median, medianRun, onSignalCleanup, type Pair,
   setRps, type StackTopology, waitForXdp, waitQuiet,
@@ -304,20 +304,15 @@ function parseOptions(argv: string[]): Options & { replot: boolean } {
     strict: true,
   });
   if (values.help) { console.log(HELP); process.exit(0); }
-  const num = (k: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${k} must be a number ≥ ${min}, not '${v}'`);
-    return n;
-  };
   if (values.placement !== 'own' && values.placement !== 'sender') throw new Error('--placement must be own or sender');
   const batches = values.batches!.split(',').map((x) => Number(x));
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) throw new Error('--batches: integers 1..1024, comma-separated');
   return {
-    seconds: num('seconds', values.seconds!, 0.5), warmup: num('warmup', values.warmup!, 0.5), repeat: Math.floor(num('repeat', values.repeat!, 1)),
-    connections: Math.floor(num('connections', values.connections!, 1)), placement: values.placement, batches, timeWaitMs: num('time-wait-ms', values['time-wait-ms']!, 0),
+    seconds: numberOption('seconds', values.seconds!, 0.5), warmup: numberOption('warmup', values.warmup!, 0.5), repeat: Math.floor(numberOption('repeat', values.repeat!, 1)),
+    connections: Math.floor(numberOption('connections', values.connections!, 1)), placement: values.placement, batches, timeWaitMs: numberOption('time-wait-ms', values['time-wait-ms']!, 0),
     only: values.only ? values.only.split(',').map((s) => s.trim()) : null, json: values.json!, save: !values['no-save'], replot: values.replot!,
-    quietWait: num('quiet-wait', values['quiet-wait']!, 0), maxForeign: num('max-foreign', values['max-foreign']!, 0),
-    retries: Math.floor(num('retries', values.retries!, 0)),
+    quietWait: numberOption('quiet-wait', values['quiet-wait']!, 0), maxForeign: numberOption('max-foreign', values['max-foreign']!, 0),
+    retries: Math.floor(numberOption('retries', values.retries!, 0)),
   };
 }
 

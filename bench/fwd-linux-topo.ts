@@ -256,3 +256,10 @@ export function threadsCpuNs(tids: number[]): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A numeric command-line value of the benchmarks: `--k v`, a finite number ≥ min, or an error saying so. */
+export function numberOption(k: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${k} must be a number ≥ ${min}, not '${v}'`);
+  return n;
+}

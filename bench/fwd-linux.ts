@@ -24,7 +24,7 @@ import { type Forwarder, FORWARDERS, type Running } from './fwd-linux-peers.js';
 import { type Proc, removeDpdkRuntime } from './fwd-linux-proc.js';
 import {
   allThreads, CPU_FIELDS, CPU_FWD, CPU_GEN, cpuTimes, type CpuTimes, createTopology, type IfCounters, napiThreads,
-  nsCounters, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs, type Topology,
+  nsCounters, numberOption, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs, type Topology,
 } from './fwd-linux-topo.js';
 import { hbarChart } from './svg-bars.js';
 
@@ -393,19 +393,14 @@ function parseOptions(argv: string[]): Options & { replot: boolean } {
     strict: true,
   });
   if (values.help) { console.log(HELP); process.exit(0); }
-  const num = (k: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${k} must be a number ≥ ${min}, not '${v}'`);
-    return n;
-  };
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
   for (const n of only ?? []) if (!FORWARDERS.some((f) => f.name === n)) throw new Error(`--only: unknown forwarder '${n}': use ${FORWARDERS.map((f) => f.name).join(', ')}`);
   if (values.gen !== 'auto' && !generatorByName(values.gen!)) throw new Error(`--gen: unknown generator '${values.gen}': use auto or ${GENERATORS.map((g) => g.name).join(', ')}`);
   if (!['auto', 'xdp-drop', 'tc-drop', 'stack'].includes(values.sink!)) throw new Error('--sink must be auto, xdp-drop, tc-drop or stack');
   if (values.napi !== 'default' && values.napi !== 'pin' && values.napi !== 'softirq') throw new Error(`--napi must be default, pin or softirq`);
   return {
-    seconds: num('seconds', values.seconds!, 0.5), warmup: num('warmup', values.warmup!, 0), calSeconds: num('cal-seconds', values['cal-seconds']!, 0.5),
-    quietWait: num('quiet-wait', values['quiet-wait']!, 0), maxForeign: num('max-foreign', values['max-foreign']!, 0), retries: Math.floor(num('retries', values.retries!, 0)), repeat: Math.max(1, Math.floor(num('repeat', values.repeat!, 1))),
+    seconds: numberOption('seconds', values.seconds!, 0.5), warmup: numberOption('warmup', values.warmup!, 0), calSeconds: numberOption('cal-seconds', values['cal-seconds']!, 0.5),
+    quietWait: numberOption('quiet-wait', values['quiet-wait']!, 0), maxForeign: numberOption('max-foreign', values['max-foreign']!, 0), retries: Math.floor(numberOption('retries', values.retries!, 0)), repeat: Math.max(1, Math.floor(numberOption('repeat', values.repeat!, 1))),
     json: values.json!, only, gen: values.gen!, sink: values.sink as Options['sink'], napi: values.napi as Options['napi'], save: !values['no-save'], replot: values.replot!,
   };
 }

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc, which } from './fwd-linux-proc.js';
-import { allThreads, sleep } from './fwd-linux-topo.js';
+import { allThreads, numberOption, sleep } from './fwd-linux-topo.js';
 import {
   CPU_CLIENT, CPU_SERVER, createStackTopology, fmtN, foreignPct, hostInfo, median, onSignalCleanup, type StackTopology, waitForXdp,
   waitListening, waitQuiet,
@@ -213,20 +213,15 @@ function parseOptions(argv: string[]): Options & { replot: boolean } {
     strict: true,
   });
   if (values.help) { console.log(HELP); process.exit(0); }
-  const num = (k: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${k} must be a number ≥ ${min}, not '${v}'`);
-    return n;
-  };
   const sizes = values.sizes ? values.sizes.split(',').map((x) => Number(x)) : netpipeSizes(65536);
   if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new Error('--sizes: positive integers, comma-separated');
   const only = values.only!.split(',').map((s) => s.trim());
   for (const x of only) if (x !== 'ixy' && x !== 'netpipe') throw new Error(`--only: ixy or netpipe, not '${x}'`);
   return {
-    repeat: Math.floor(num('repeat', values.repeat!, 1)), sizes: [...new Set(sizes)].sort((a, b) => a - b), rounds: Math.floor(num('rounds', values.rounds!, 1)),
-    minMs: Math.floor(num('min-ms', values['min-ms']!, 0)), warmupRounds: Math.floor(num('warmup-rounds', values['warmup-rounds']!, 0)),
+    repeat: Math.floor(numberOption('repeat', values.repeat!, 1)), sizes: [...new Set(sizes)].sort((a, b) => a - b), rounds: Math.floor(numberOption('rounds', values.rounds!, 1)),
+    minMs: Math.floor(numberOption('min-ms', values['min-ms']!, 0)), warmupRounds: Math.floor(numberOption('warmup-rounds', values['warmup-rounds']!, 0)),
     only: only as Options['only'], json: values.json!, save: !values['no-save'], replot: values.replot!,
-    quietWait: num('quiet-wait', values['quiet-wait']!, 0), maxForeign: num('max-foreign', values['max-foreign']!, 0), retries: Math.floor(num('retries', values.retries!, 0)),
+    quietWait: numberOption('quiet-wait', values['quiet-wait']!, 0), maxForeign: numberOption('max-foreign', values['max-foreign']!, 0), retries: Math.floor(numberOption('retries', values.retries!, 0)),
   };
 }
 
