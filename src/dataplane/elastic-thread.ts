@@ -6,8 +6,9 @@
  * Batching is adaptive: under light load a batch is 1 packet (low latency), under heavy load it grows up to B.
  *
  * The loop shares its thread with Node's event loop: it runs in slices (default 1 ms) and yields between them, so
- * user timers and I/O in the same thread still work. When idle it spins for `spinUs`, then keeps polling once per
- * event-loop turn, and after `parkAfterMs` of idleness parks until the next timer (at most `parkMaxMs`).
+ * user timers and I/O in the same thread still work. Idle or not, it yields once per slice: every yield allocates
+ * (an Immediate and its async context), so a loop that yielded after each empty poll would make garbage at the rate
+ * it polls. After `parkAfterMs` of idleness it polls once per park, until the next timer (at most `parkMaxMs`).
  */
 import type { Device } from '../driver/device.js';
 import type { App, NetApi } from '../api/native.js';
@@ -20,9 +21,7 @@ export interface ElasticOptions {
   batch?: number;
   /** Busy slice before yielding to Node's event loop, µs. Default 1000. */
   sliceUs?: number;
-  /** Spin this long with nothing to do before yielding, µs. Default 1000 (each yield allocates one Immediate). */
-  spinUs?: number;
-  /** Idle this long → park with a timer instead of polling every event-loop turn. Default 20 ms. */
+  /** Idle this long → poll once per park (a timer) instead of spinning through slices. Default 20 ms. */
   parkAfterMs?: number;
   /** Longest park, ms. Default 1. */
   parkMaxMs?: number;
@@ -48,7 +47,6 @@ export class ElasticThread {
   private stopped = false;
   private running = false;
   private readonly sliceMs: number;
-  private readonly spinMs: number;
   private readonly parkAfterMs: number;
   private readonly parkMaxMs: number;
   private idleSince = 0;
@@ -65,7 +63,6 @@ export class ElasticThread {
     this.device = stack.iface.device;
     this.queue = stack.iface.queue;
     this.sliceMs = (opts.sliceUs ?? 1000) / 1000;
-    this.spinMs = (opts.spinUs ?? 1000) / 1000;
     this.parkAfterMs = opts.parkAfterMs ?? 20;
     this.parkMaxMs = opts.parkMaxMs ?? 1;
     this.boundSlice = () => this.slice();
@@ -137,7 +134,7 @@ export class ElasticThread {
         const n = this.iterate();
         now = clock.ms; // read by iterate()'s timer step
         if (n > 0 || this.stack.iface.txPending > 0) this.idleSince = now;
-        else if (now - this.idleSince >= this.spinMs) break;
+        else if (now - this.idleSince >= this.parkAfterMs) break; // long idle: one poll per park
         if (now - start >= this.sliceMs) break;
       }
       const idle = now - this.idleSince;
