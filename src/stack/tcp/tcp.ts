@@ -664,7 +664,8 @@ export class Tcp {
     let rto = c.srtt + (v > 16 ? v : 16);
     if (rto < this.minRtoUs) rto = this.minRtoUs;
     if (rto > MAX_RTO_US) rto = MAX_RTO_US;
-    c.rto = rto;
+    // Whole µs: a fraction would make the field a double, boxed (allocated) each time it is passed to armTimer.
+    c.rto = Math.ceil(rto);
   }
 
   /** The wheel's callback for TCP timers. */
