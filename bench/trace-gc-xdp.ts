@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Netlab } from '../test/helpers/netns.js';
+import { collectionsByIsolate } from './trace-gc-lines.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -33,12 +34,7 @@ try {
   fwd.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   await new Promise((r) => fwd.once('exit', r));
   gen.kill('SIGINT');
-  // --trace-gc lines: "[pid:0xISOLATE]   1234 ms: Scavenge ..." (one isolate per thread)
-  const byIsolate = new Map<string, number[]>();
-  for (const line of out.split('\n')) {
-    const m = /^\[\d+:(0x[0-9a-f]+)\]\s+(\d+) ms: (Scavenge|Mark-Compact|Mark-sweep|Minor)/i.exec(line);
-    if (m) byIsolate.set(m[1], [...(byIsolate.get(m[1]) ?? []), Number(m[2])]);
-  }
+  const byIsolate = collectionsByIsolate(out);
   const forwarded = Number(/forwarded (\d+)/.exec(out)?.[1] ?? NaN);
   const warmupMs = 1000;
   const isolates = [...byIsolate].map(([id, at]) => ({ isolate: id, collections: at.length, atMs: at, afterWarmup: at.filter((t) => t > warmupMs && t < seconds * 1000 - 100).length }));

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { parseDeviceSpec, poolHeadroomFor, shareDeviceQueues } from '../driver/index.js';
 import { createMailbox } from '../dataplane/mailbox.js';
+import { DATAPLANE_YOUNG_MB, quietHeap } from '../dataplane/quiet-heap.js';
 import type { SteeringCounters } from '../dataplane/steering.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Address } from '../stack/ip-interface.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
@@ -90,6 +91,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
   const spec = parseDeviceSpec(o.dev);
   const mac = o.mac ? Array.from(parseMacText(o.mac)) : null;
   const share = shareDeviceQueues(spec, n);
+  quietHeap();
   const boxes = Array.from({ length: n }, (_, from) => Array.from({ length: n }, (_, to) => (from === to ? null : createMailbox())));
   const finished = new SharedArrayBuffer(4);
   const workers: Worker[] = [];
@@ -121,7 +123,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
           steering: share.steering, rss: share.rss,
           inboxes: boxes.map((row) => row[i]), outboxes: boxes[i], finished, cpu: o.pin ? i : -1,
         };
-        const w = new Worker(new URL('./stack-thread-worker.js', import.meta.url), { workerData: cfg });
+        const w = new Worker(new URL('./stack-thread-worker.js', import.meta.url), { workerData: cfg, resourceLimits: { maxYoungGenerationSizeMb: DATAPLANE_YOUNG_MB } });
         workers.push(w);
         w.on('message', (m: ThreadMessage) => {
           if (m.type === 'ready') {
