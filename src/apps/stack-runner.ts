@@ -5,7 +5,7 @@
  */
 import type { App, NetApi } from '../api/native.js';
 import { NetApi as Api } from '../api/native.js';
-import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, type Device } from '../driver/index.js';
+import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, SimNic, type Device } from '../driver/index.js';
 import { ElasticThread } from '../dataplane/elastic-thread.js';
 import { Mempool } from '../mem/mempool.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
@@ -52,7 +52,9 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
   const addr = parseIpv4Cidr(o.ip);
   const gateway = o.gateway ? parseIpv4(o.gateway, 'gateway') : 0;
   const spec = parseDeviceSpec(o.dev);
-  if (spec.kind === 'sim') throw new IxyError(`the stack apps need a device with a real peer (xdp:, packet:, tap:, virtio:, ixgbe:), not '${o.dev}'`);
+  if (spec.kind === 'sim' && !SimNic.current()) {
+    throw new IxyError(`'${o.dev}' needs the simulated NIC cabled to Linux interfaces (ixy … --sim-wire IF0,IF1), where the stack's peers are`);
+  }
   const pool = new Mempool(dmaAllocatorFor([spec]), { count: o.poolSize, headroom: poolHeadroomFor([spec]) });
   let device: Device | null = null;
   try {

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EventQueue } from '../api/events.js';
 import { type App, NetApi } from '../api/native.js';
-import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, type Device } from '../driver/index.js';
+import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, SimNic, type Device } from '../driver/index.js';
 import { ElasticThread } from '../dataplane/elastic-thread.js';
 import { Steering } from '../dataplane/steering.js';
 import { Mempool } from '../mem/mempool.js';
@@ -56,6 +56,7 @@ class UntilAllFinished implements App {
 
 async function run(): Promise<void> {
   if (cfg.cpu >= 0) pinThisThread(cfg.cpu);
+  if (cfg.sim) SimNic.attach(cfg.sim);
   const spec = parseDeviceSpec(cfg.spec);
   const pool = new Mempool(dmaAllocatorFor([spec]), { count: cfg.poolSize, headroom: cfg.headroom });
   let device: Device | null = null;

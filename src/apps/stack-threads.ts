@@ -5,7 +5,7 @@
  * second with per-thread figures, relays SIGINT/SIGTERM, and sums up at the end.
  */
 import { Worker } from 'node:worker_threads';
-import { parseDeviceSpec, poolHeadroomFor, shareDeviceQueues } from '../driver/index.js';
+import { parseDeviceSpec, poolHeadroomFor, shareDeviceQueues, SimNic, type SimHandles } from '../driver/index.js';
 import { createMailbox } from '../dataplane/mailbox.js';
 import { DATAPLANE_YOUNG_MB, quietHeap } from '../dataplane/quiet-heap.js';
 import type { SteeringCounters } from '../dataplane/steering.js';
@@ -35,6 +35,8 @@ export interface ThreadWorkerConfig {
   rss?: { key: number[]; reta: number[] };
   inboxes: (SharedArrayBuffer | null)[];
   outboxes: (SharedArrayBuffer | null)[];
+  /** The simulated NIC's shared memory, for `sim:` devices (the workers attach to it). */
+  sim: SimHandles | null;
   /** One Int32: how many threads' apps have finished (the loops stop when all have). */
   finished: SharedArrayBuffer;
   cpu: number;
@@ -77,6 +79,8 @@ export interface ThreadsOptions extends StackRunOptions {
   threads: number;
   /** Pin thread i to CPU i (mod the CPU count). */
   pin?: boolean;
+  /** Stops the threads when aborted (as SIGINT does). */
+  signal?: AbortSignal;
   /** One live line from the per-thread figures of the last second. */
   line?(now: ThreadFigures[], prev: ThreadFigures[], dt: number): string;
 }
@@ -111,6 +115,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const timer = o.seconds !== undefined ? setTimeout(() => stopAll('time'), o.seconds * 1000) : null;
+  o.signal?.addEventListener('abort', onSignal);
   let ticker: NodeJS.Timeout | null = null;
   try {
     let ready = 0;
@@ -122,6 +127,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
           batch: o.batch, poolSize: o.poolSize, ringSize: o.ringSize, tcp: o.tcp, app: appFor(i),
           steering: share.steering, rss: share.rss,
           inboxes: boxes.map((row) => row[i]), outboxes: boxes[i], finished, cpu: o.pin ? i : -1,
+          sim: spec.kind === 'sim' ? SimNic.current()?.handles ?? null : null,
         };
         const w = new Worker(new URL('./stack-thread-worker.js', import.meta.url), { workerData: cfg, resourceLimits: { maxYoungGenerationSizeMb: DATAPLANE_YOUNG_MB } });
         workers.push(w);
@@ -155,6 +161,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    o.signal?.removeEventListener('abort', onSignal);
     if (timer) clearTimeout(timer);
     if (ticker) clearInterval(ticker);
     share.close();

@@ -38,6 +38,7 @@ const STACK_OPTS: Record<string, Opt> = {
   port: { kind: 'int', help: 'TCP port', default: '7', min: 1, max: 65535 },
   batch: { kind: 'int', help: 'B: most packets taken per loop iteration (IX: 64)', default: '64', min: 1, max: 1024 },
   'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_OPT,
+  'sim-wire': { kind: 'string', help: 'with --dev sim:N: the Linux interfaces IF0,IF1 the simulated ports are cabled to (where the peers are)' },
 };
 
 const COMMANDS: Record<string, Command> = {
@@ -232,6 +233,15 @@ async function simFor(specs: string[], rate: number, wire: string): Promise<SimN
   return SimNic.start({ ports: ifaces.length, wire: 'linux', linuxInterfaces: ifaces });
 }
 
+/** A stack app on a `sim:` port needs the model's wires on Linux interfaces: that is where its peers are. */
+async function simForStack(dev: unknown, wire: unknown): Promise<SimNic | null> {
+  if (typeof dev !== 'string' || !dev.startsWith('sim:')) return null;
+  if (typeof wire !== 'string' || wire === 'tester' || wire === 'loop') {
+    throw new UsageError(`--dev ${dev} needs --sim-wire IF0,IF1: the Linux interfaces its simulated ports are cabled to, where the stack's peers are`);
+  }
+  return simFor([dev], 0, wire);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(mainHelp()); return cmd === undefined ? 2 : 0; }
@@ -244,9 +254,12 @@ async function main(argv: string[]): Promise<number> {
       const verdict = await runDemo({ seconds: v.seconds as number, warmup: v.warmup as number, rateMpps: v.rate as number, json: v.json === true, pin: v['no-pin'] !== true, ...common });
       return verdict.ok ? 0 : 1;
     }
-    case 'echo': return runEcho(pos[0], v);
-    case 'pingpong': return runPingpong(pos[0], v);
-    case 'nc': return runNetcat(v);
+    case 'echo': case 'pingpong': case 'nc': {
+      const nic = await simForStack(v.dev, v['sim-wire']);
+      try {
+        return await (cmd === 'echo' ? runEcho(pos[0], v) : cmd === 'pingpong' ? runPingpong(pos[0], v) : runNetcat(v));
+      } finally { await nic?.stop(); }
+    }
     case 'devices': {
       const proc = v.procfs as string;
       const r = devicesReport(v.sysfs as string, { routePath: `${proc}/net/route`, ipv6RoutePath: `${proc}/net/ipv6_route` });

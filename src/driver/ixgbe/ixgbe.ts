@@ -20,6 +20,14 @@ export interface IxgbePlatform {
 export interface IxgbeOptions extends DeviceOptions {
   /** Accept frames for any MAC (default true, as ixy does). */
   promisc?: boolean;
+  /**
+   * One queue per thread (`--threads N`): the primary opens the device with N RX and TX queues and
+   * `queues: 'deferred'` — reset, link, receive and transmit set-up and RSS, but no rings. Each thread then opens a
+   * handle with `queueHandle: q`: it sets up and drives hardware queue pair q only, from its own mempool, as its
+   * queue 0, and never resets the device (the primary owns it and closes last).
+   */
+  queues?: 'deferred';
+  queueHandle?: number;
 }
 
 export const DEFAULT_RING_SIZE = 512;
@@ -48,6 +56,9 @@ export class IxgbeDevice implements Device {
   private readonly txIndex: Uint32Array;
   private readonly txClean: Uint32Array;
   private closed = false;
+  /** Hardware queue of local queue 0 (a queue handle's queue; 0 otherwise). */
+  private readonly hw: number;
+  private readonly isHandle: boolean;
 
   private constructor(readonly spec: string, private readonly platform: IxgbePlatform, opts: IxgbeOptions) {
     this.bar = platform.bar;
@@ -59,6 +70,8 @@ export class IxgbeDevice implements Device {
     this.rxIndex = new Uint32Array(this.rxQueues);
     this.txIndex = new Uint32Array(this.txQueues);
     this.txClean = new Uint32Array(this.txQueues);
+    this.hw = opts.queueHandle ?? 0;
+    this.isHandle = opts.queueHandle !== undefined;
   }
 
   /** Brings the device up; on any failure the device is reset, its memory returned and the platform released. */
@@ -72,7 +85,8 @@ export class IxgbeDevice implements Device {
     }
     const dev = new IxgbeDevice(spec, platform, opts);
     try {
-      dev.resetAndInit(opts.promisc ?? true);
+      if (dev.isHandle) dev.attachQueue();
+      else dev.resetAndInit(opts.promisc ?? true, opts.queues === 'deferred');
       return dev;
     } catch (e) {
       dev.teardown(true);
@@ -82,7 +96,7 @@ export class IxgbeDevice implements Device {
 
   // ---- bring-up (§4.6.3) ----
 
-  private resetAndInit(promisc: boolean): void {
+  private resetAndInit(promisc: boolean, deferQueues: boolean): void {
     const bar = this.bar;
     // §4.6.3.1: mask all interrupts, global reset, mask again
     bar.write32(R.EIMC, R.EIMC_ALL);
@@ -101,10 +115,12 @@ export class IxgbeDevice implements Device {
     }
     this.initLink();
     this.readStats({ rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxDropped: 0 }); // clear-on-read: start at 0
-    this.initRx();
-    this.initTx();
-    for (let q = 0; q < this.rxQueues; q++) this.startRxQueue(q);
-    for (let q = 0; q < this.txQueues; q++) this.startTxQueue(q);
+    this.initRx(deferQueues);
+    this.initTx(deferQueues);
+    if (!deferQueues) {
+      for (let q = 0; q < this.rxQueues; q++) this.startRxQueue(q);
+      for (let q = 0; q < this.txQueues; q++) this.startTxQueue(q);
+    }
     this.setPromisc(promisc);
     waitForBits(() => bar.read32(R.LINKS), R.LINKS_UP, R.LINKS_UP, this.platform.linkWaitMs);
   }
@@ -118,7 +134,7 @@ export class IxgbeDevice implements Device {
   }
 
   /** §4.6.7: receive path, one 128 KB packet buffer, CRC stripped, broadcast accepted, per-queue rings. */
-  private initRx(): void {
+  private initRx(deferQueues: boolean): void {
     const bar = this.bar;
     bar.write32(R.RXCTRL, bar.read32(R.RXCTRL) & ~R.RXCTRL_RXEN);
     bar.write32(R.RXPBSIZE(0), 128 << 10);
@@ -126,29 +142,9 @@ export class IxgbeDevice implements Device {
     bar.write32(R.HLREG0, bar.read32(R.HLREG0) | R.HLREG0_RXCRCSTRP);
     bar.write32(R.RDRXCTL, bar.read32(R.RDRXCTL) | R.RDRXCTL_CRCSTRIP);
     bar.write32(R.FCTRL, bar.read32(R.FCTRL) | R.FCTRL_BAM);
-    // SRRCTL counts in 1 KB. Without jumbo frames the MAC writes at most 1522 bytes (1518 + VLAN tag), so when the
-    // data room holds that, 2 KB is safe even if the room is not a whole 2 KB (as ixy does with its 64-byte header).
-    const MAX_FRAME = 1522;
-    const bsizeKb = this.pool.dataRoom >= MAX_FRAME ? Math.ceil(MAX_FRAME / 1024) : Math.floor(this.pool.dataRoom / 1024);
-    for (let q = 0; q < this.rxQueues; q++) {
-      // advanced one-buffer descriptors; drop instead of stalling all queues when this one has no descriptor
-      bar.write32(R.SRRCTL(q), (bar.read32(R.SRRCTL(q)) & ~(R.SRRCTL_DESCTYPE_MASK | R.SRRCTL_BSIZEPKT_MASK)) |
-        R.SRRCTL_DESCTYPE_ADV_ONEBUF | R.SRRCTL_DROP_EN | bsizeKb);
-      const ring = this.allocRing();
-      const desc = u32View(ring);
-      desc.fill(0xffffffff); // a descriptor the NIC fetches too early points nowhere useful (a trick from Snabb/ixy)
-      const phys = ring.physAddr(0);
-      bar.write32(R.RDBAL(q), PHYS_LO(phys));
-      bar.write32(R.RDBAH(q), PHYS_HI(phys));
-      bar.write32(R.RDLEN(q), this.ringSize * R.DESC_BYTES);
-      bar.write32(R.RDH(q), 0);
-      bar.write32(R.RDT(q), 0);
-      this.rxDesc.push(desc);
-      this.rxSlots.push(new Uint32Array(this.ringSize));
-    }
+    if (!deferQueues) for (let q = 0; q < this.rxQueues; q++) this.setupRxRing(q);
     if (this.rxQueues > 1) this.initRss();
     bar.write32(R.CTRL_EXT, bar.read32(R.CTRL_EXT) | R.CTRL_EXT_NS_DIS); // §4.6.7: required on the 82599
-    for (let q = 0; q < this.rxQueues; q++) bar.write32(R.DCA_RXCTRL(q), bar.read32(R.DCA_RXCTRL(q)) & ~R.DCA_RXCTRL_RELAXED_ORDERING);
     bar.write32(R.RXCTRL, bar.read32(R.RXCTRL) | R.RXCTRL_RXEN);
   }
 
@@ -179,27 +175,64 @@ export class IxgbeDevice implements Device {
   private readonly rssKey: Uint8Array = DEFAULT_RSS_KEY;
   private reta: Uint8Array | null = null;
 
+  /** §4.6.7.1: one RX ring (descriptor type, buffer size, base, length) for local queue q, while it is disabled. */
+  private setupRxRing(q: number): void {
+    const bar = this.bar;
+    const hq = this.hw + q;
+    // SRRCTL counts in 1 KB. Without jumbo frames the MAC writes at most 1522 bytes (1518 + VLAN tag), so when the
+    // data room holds that, 2 KB is safe even if the room is not a whole 2 KB (as ixy does with its 64-byte header).
+    const MAX_FRAME = 1522;
+    const bsizeKb = this.pool.dataRoom >= MAX_FRAME ? Math.ceil(MAX_FRAME / 1024) : Math.floor(this.pool.dataRoom / 1024);
+    // advanced one-buffer descriptors; drop instead of stalling all queues when this one has no descriptor
+    bar.write32(R.SRRCTL(hq), (bar.read32(R.SRRCTL(hq)) & ~(R.SRRCTL_DESCTYPE_MASK | R.SRRCTL_BSIZEPKT_MASK)) |
+      R.SRRCTL_DESCTYPE_ADV_ONEBUF | R.SRRCTL_DROP_EN | bsizeKb);
+    const ring = this.allocRing();
+    const desc = u32View(ring);
+    desc.fill(0xffffffff); // a descriptor the NIC fetches too early points nowhere useful (a trick from Snabb/ixy)
+    const phys = ring.physAddr(0);
+    bar.write32(R.RDBAL(hq), PHYS_LO(phys));
+    bar.write32(R.RDBAH(hq), PHYS_HI(phys));
+    bar.write32(R.RDLEN(hq), this.ringSize * R.DESC_BYTES);
+    bar.write32(R.RDH(hq), 0);
+    bar.write32(R.RDT(hq), 0);
+    bar.write32(R.DCA_RXCTRL(hq), bar.read32(R.DCA_RXCTRL(hq)) & ~R.DCA_RXCTRL_RELAXED_ORDERING);
+    this.rxDesc.push(desc);
+    this.rxSlots.push(new Uint32Array(this.ringSize));
+  }
+
+  /** A queue handle: its RX and TX rings on a device the primary brought up (RXEN and DMATXCTL.TE already on). */
+  private attachQueue(): void {
+    this.setupRxRing(0);
+    this.setupTxRing(0);
+    this.startRxQueue(0);
+    this.startTxQueue(0);
+  }
+
   /** §4.6.8: transmit path: CRC and padding by the NIC, one 40 KB packet buffer, per-queue rings, then DMA on. */
-  private initTx(): void {
+  private initTx(deferQueues: boolean): void {
     const bar = this.bar;
     bar.write32(R.HLREG0, bar.read32(R.HLREG0) | R.HLREG0_TXCRCEN | R.HLREG0_TXPADEN);
     bar.write32(R.TXPBSIZE(0), 40 << 10);
     for (let i = 1; i < 8; i++) bar.write32(R.TXPBSIZE(i), 0);
     bar.write32(R.DTXMXSZRQ, 0xffff);
     bar.write32(R.RTTDCS, bar.read32(R.RTTDCS) & ~R.RTTDCS_ARBDIS);
-    for (let q = 0; q < this.txQueues; q++) {
-      const ring = this.allocRing();
-      const desc = u32View(ring);
-      const phys = ring.physAddr(0);
-      bar.write32(R.TDBAL(q), PHYS_LO(phys));
-      bar.write32(R.TDBAH(q), PHYS_HI(phys));
-      bar.write32(R.TDLEN(q), this.ringSize * R.DESC_BYTES);
-      // prefetch/host/write-back thresholds as in the Linux driver and ixy (§8.2.3.9.10)
-      bar.write32(R.TXDCTL(q), (36 << R.TXDCTL_PTHRESH_SHIFT) | (8 << R.TXDCTL_HTHRESH_SHIFT) | (4 << R.TXDCTL_WTHRESH_SHIFT));
-      this.txDesc.push(desc);
-      this.txSlots.push(new Uint32Array(this.ringSize));
-    }
+    if (!deferQueues) for (let q = 0; q < this.txQueues; q++) this.setupTxRing(q);
     bar.write32(R.DMATXCTL, R.DMATXCTL_TE);
+  }
+
+  private setupTxRing(q: number): void {
+    const bar = this.bar;
+    const hq = this.hw + q;
+    const ring = this.allocRing();
+    const desc = u32View(ring);
+    const phys = ring.physAddr(0);
+    bar.write32(R.TDBAL(hq), PHYS_LO(phys));
+    bar.write32(R.TDBAH(hq), PHYS_HI(phys));
+    bar.write32(R.TDLEN(hq), this.ringSize * R.DESC_BYTES);
+    // prefetch/host/write-back thresholds as in the Linux driver and ixy (§8.2.3.9.10)
+    bar.write32(R.TXDCTL(hq), (36 << R.TXDCTL_PTHRESH_SHIFT) | (8 << R.TXDCTL_HTHRESH_SHIFT) | (4 << R.TXDCTL_WTHRESH_SHIFT));
+    this.txDesc.push(desc);
+    this.txSlots.push(new Uint32Array(this.ringSize));
   }
 
   private allocRing(): DmaRegion {
@@ -220,10 +253,11 @@ export class IxgbeDevice implements Device {
     const { physLo, physHi } = this.pool;
     for (let i = 0; i < this.ringSize; i++) writeRxRead(desc, i, physLo[slots[i]], physHi[slots[i]]);
     this.rxFilled[q] = 1;
-    bar.write32(R.RXDCTL(q), bar.read32(R.RXDCTL(q)) | R.RXDCTL_ENABLE);
-    if (!waitForBits(() => bar.read32(R.RXDCTL(q)), R.RXDCTL_ENABLE, R.RXDCTL_ENABLE, 1000)) throw new IxyError(`${this.spec}: RX queue ${q} did not enable`);
-    bar.write32(R.RDH(q), 0);
-    bar.write32(R.RDT(q), this.ringSize - 1); // all but one descriptor to the NIC
+    const hq = this.hw + q;
+    bar.write32(R.RXDCTL(hq), bar.read32(R.RXDCTL(hq)) | R.RXDCTL_ENABLE);
+    if (!waitForBits(() => bar.read32(R.RXDCTL(hq)), R.RXDCTL_ENABLE, R.RXDCTL_ENABLE, 1000)) throw new IxyError(`${this.spec}: RX queue ${hq} did not enable`);
+    bar.write32(R.RDH(hq), 0);
+    bar.write32(R.RDT(hq), this.ringSize - 1); // all but one descriptor to the NIC
     this.rxIndex[q] = 0;
   }
 
@@ -231,10 +265,11 @@ export class IxgbeDevice implements Device {
 
   private startTxQueue(q: number): void {
     const bar = this.bar;
-    bar.write32(R.TDH(q), 0);
-    bar.write32(R.TDT(q), 0);
-    bar.write32(R.TXDCTL(q), bar.read32(R.TXDCTL(q)) | R.TXDCTL_ENABLE);
-    if (!waitForBits(() => bar.read32(R.TXDCTL(q)), R.TXDCTL_ENABLE, R.TXDCTL_ENABLE, 1000)) throw new IxyError(`${this.spec}: TX queue ${q} did not enable`);
+    const hq = this.hw + q;
+    bar.write32(R.TDH(hq), 0);
+    bar.write32(R.TDT(hq), 0);
+    bar.write32(R.TXDCTL(hq), bar.read32(R.TXDCTL(hq)) | R.TXDCTL_ENABLE);
+    if (!waitForBits(() => bar.read32(R.TXDCTL(hq)), R.TXDCTL_ENABLE, R.TXDCTL_ENABLE, 1000)) throw new IxyError(`${this.spec}: TX queue ${hq} did not enable`);
     this.txIndex[q] = 0;
     this.txClean[q] = 0;
   }
@@ -277,7 +312,7 @@ export class IxgbeDevice implements Device {
     this.rxDiscarding[queue] = discarding;
     if (idx !== this.rxIndex[queue]) {
       this.rxIndex[queue] = idx;
-      this.bar.write32(R.RDT(queue), (idx - 1) & mask);
+      this.bar.write32(R.RDT(this.hw + queue), (idx - 1) & mask);
     }
     return n;
   }
@@ -315,7 +350,7 @@ export class IxgbeDevice implements Device {
     }
     if (sent > 0) {
       this.txIndex[queue] = idx;
-      this.bar.write32(R.TDT(queue), idx);
+      this.bar.write32(R.TDT(this.hw + queue), idx);
     }
     return sent;
   }
@@ -324,6 +359,15 @@ export class IxgbeDevice implements Device {
 
   readStats(into: DeviceStats): void {
     const bar = this.bar;
+    if (this.isHandle) {
+      // the global counters belong to the primary; a handle reads its queue's (clear-on-read, §8.2.3.23). The
+      // per-queue byte counters are not read (the model does not keep them).
+      into.rxPackets += bar.read32(R.QPRC(this.hw));
+      into.txPackets += bar.read32(R.QPTC(this.hw));
+      into.rxDropped += this.rxSegmentsDropped;
+      this.rxSegmentsDropped = 0;
+      return;
+    }
     into.rxPackets += bar.read32(R.GPRC);
     into.txPackets += bar.read32(R.GPTC);
     into.rxBytes += bar.read32(R.GORCL) + bar.read32(R.GORCH) * 0x1_0000_0000;
@@ -366,14 +410,27 @@ export class IxgbeDevice implements Device {
     this.teardown(false);
   }
 
-  /** Stops all DMA with a global reset before any memory goes back, then releases the platform. */
+  /** A handle stops only its own queue pair (§4.6.7.1: clear the enable bit, wait until it reads back 0). */
+  private stopOwnQueues(): void {
+    const bar = this.bar;
+    const hq = this.hw;
+    bar.write32(R.RXDCTL(hq), bar.read32(R.RXDCTL(hq)) & ~R.RXDCTL_ENABLE);
+    waitForBits(() => bar.read32(R.RXDCTL(hq)), R.RXDCTL_ENABLE, 0, 1000);
+    bar.write32(R.TXDCTL(hq), bar.read32(R.TXDCTL(hq)) & ~R.TXDCTL_ENABLE);
+    waitForBits(() => bar.read32(R.TXDCTL(hq)), R.TXDCTL_ENABLE, 0, 1000);
+  }
+
+  /** Stops all DMA with a global reset (a queue handle: its queues) before any memory goes back, then releases the platform. */
   private teardown(failed: boolean): void {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.bar.write32(R.EIMC, R.EIMC_ALL);
-      this.bar.write32(R.CTRL, R.CTRL_RST_MASK);
-      waitForBits(() => this.bar.read32(R.CTRL), R.CTRL_RST_MASK, 0, 1000);
+      if (this.isHandle) this.stopOwnQueues();
+      else {
+        this.bar.write32(R.EIMC, R.EIMC_ALL);
+        this.bar.write32(R.CTRL, R.CTRL_RST_MASK);
+        waitForBits(() => this.bar.read32(R.CTRL), R.CTRL_RST_MASK, 0, 1000);
+      }
     } catch {
       // the device may already be gone or faulted; its memory is still returned below
     }
@@ -397,6 +454,11 @@ function checkOptions(o: IxgbeOptions): void {
   }
   for (const [name, n] of [['rx', o.rxQueues ?? 1], ['tx', o.txQueues ?? 1]] as const) {
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new IxyError(`${n} ${name} queues is invalid: use 1..16`);
+  }
+  const h = o.queueHandle;
+  if (h !== undefined) {
+    if (!Number.isInteger(h) || h < 0 || h > 15) throw new IxyError(`queue ${h} is invalid: use 0..15`);
+    if ((o.rxQueues ?? 1) !== 1 || (o.txQueues ?? 1) !== 1) throw new IxyError('a queue handle drives one RX and one TX queue');
   }
   if (o.pool.dataRoom < 1024 + 0) throw new IxyError('mempool buffers are too small for the 82599 (at least 1 KiB of data room)');
 }
