@@ -59,6 +59,8 @@ test('unknown commands, options and bad values are one-line errors with exit cod
   assertUsageError(['fwd', 'sim:0'], /'fwd' takes 2 argument\(s\), got 1/);
   assertUsageError(['pktgen', 'sim:0', '--dst', 'zz:00'], /not a MAC address/);
   assertUsageError(['demo', '--rate', '20'], /--rate must be a number in/);
+  assertUsageError(['echo', 'server', '--dev', 'sim:0', '--ip', '10.0.0.1/24'], /--dev sim:0 needs --sim-wire IF0,IF1/);
+  assertUsageError(['echo', 'server', '--dev', 'sim:0', '--ip', '10.0.0.1/24', '--sim-wire', 'loop'], /needs --sim-wire IF0,IF1/);
 });
 
 test('bad device specs and PCI addresses fail with one line naming the fix, exit code 1', () => {

@@ -94,7 +94,7 @@ const COMMANDS: Record<string, Command> = {
       rounds: { kind: 'int', help: 'client: round trips per connection before it is replaced (0: keep it)', default: '0', min: 0, max: 1 << 30 },
       messages: { kind: 'int', help: 'client: stop after this many messages (0: no limit)', default: '0', min: 0, max: Number.MAX_SAFE_INTEGER },
       threads: {
-        kind: 'int', help: 'elastic threads, one device queue each (shared-nothing, IX); xdp: devices, veth made with numrxqueues N',
+        kind: 'int', help: 'elastic threads, one device queue each (shared-nothing, IX): xdp: (a veth made with numrxqueues N) or sim: devices',
         default: '1', min: 1, max: 64,
       },
       pin: { kind: 'boolean', help: 'with --threads: pin thread i to CPU i' },
