@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc } from './fwd-linux-proc.js';
-import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
+import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, saveResults, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
 import {
   CPU_CLIENT, CPU_SERVER, createStackTopology, fmtK, fmtN, foreignPct, hostInfo, lossCounters, lossDelta, median, medianRun, onSignalCleanup, type Pair,
   setRps, type StackTopology, waitForXdp, waitQuiet,
@@ -419,12 +419,7 @@ async function main(): Promise<number> {
     `n=1: ${fmtK(report.n1.tsMsgsPerSec)} vs ${fmtK(report.n1.nodeNetMsgsPerSec)} → ${fmtN(report.n1.ratioToNodeNet, 2)}×`);
   say(`batch sweep (n=1024): ${sweep.map((s) => `B=${s.batch} ${fmtK(s.msgsPerSec)} msgs/s p99 ${fmtN(s.p99Us, 0)} µs`).join('; ')}`);
   say(`took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  if (o.save) {
-    fs.mkdirSync(RESULTS, { recursive: true });
-    fs.writeFileSync(JSON_PATH, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(SVG_PATH, svg(report));
-    say(`wrote ${path.relative(process.cwd(), JSON_PATH)} and ${path.relative(process.cwd(), SVG_PATH)}`);
-  }
+  if (o.save) say(saveResults(JSON_PATH, SVG_PATH, report, svg(report)));
   if (o.json) console.log(JSON.stringify(report));
   return results.some((r) => !r.error) ? 0 : 1;
 }

@@ -11,6 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Netlab } from '../test/helpers/netns.js';
 import { buildTestFrame } from '../src/util/test-frame.js';
 
@@ -256,6 +257,14 @@ export function threadsCpuNs(tids: number[]): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes a benchmark's report (JSON) and chart (SVG), creating their folder; returns the line to print. */
+export function saveResults(jsonPath: string, svgPath: string, report: unknown, svgText: string): string {
+  fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
+  fs.writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(svgPath, svgText);
+  return `wrote ${path.relative(process.cwd(), jsonPath)} and ${path.relative(process.cwd(), svgPath)}`;
+}
 
 /** A numeric command-line value of the benchmarks: `--k v`, a finite number ≥ min, or an error saying so. */
 export function numberOption(k: string, v: string, min: number): number {

@@ -24,7 +24,7 @@ import { type Forwarder, FORWARDERS, type Running } from './fwd-linux-peers.js';
 import { type Proc, removeDpdkRuntime } from './fwd-linux-proc.js';
 import {
   allThreads, CPU_FIELDS, CPU_FWD, CPU_GEN, cpuTimes, type CpuTimes, createTopology, type IfCounters, napiThreads,
-  nsCounters, numberOption, pinNapi, procCpu, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs, type Topology,
+  nsCounters, numberOption, pinNapi, procCpu, saveResults, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs, type Topology,
 } from './fwd-linux-topo.js';
 import { hbarChart } from './svg-bars.js';
 
@@ -549,12 +549,7 @@ async function main(): Promise<number> {
   say('');
   say(table(report));
   say(`generator: ${genRes.name}, ${f2(genRes.mpps, 3)} Mpps into the sink directly; ixy xdp / DPDK af_xdp = ${f2(report.ratioXdpToDpdkAfXdp)}`);
-  if (o.save) {
-    fs.mkdirSync(RESULTS, { recursive: true });
-    fs.writeFileSync(JSON_PATH, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(SVG_PATH, svg(report));
-    say(`wrote ${path.relative(process.cwd(), JSON_PATH)} and ${path.relative(process.cwd(), SVG_PATH)}`);
-  }
+  if (o.save) say(saveResults(JSON_PATH, SVG_PATH, report, svg(report)));
   if (o.json) console.log(JSON.stringify(report));
   return 0;
 }

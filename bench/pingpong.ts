@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc, which } from './fwd-linux-proc.js';
-import { allThreads, numberOption, sleep } from './fwd-linux-topo.js';
+import { allThreads, numberOption, saveResults, sleep } from './fwd-linux-topo.js';
 import {
   CPU_CLIENT, CPU_SERVER, createStackTopology, fmtN, foreignPct, hostInfo, median, onSignalCleanup, type StackTopology, waitForXdp,
   waitListening, waitQuiet,
@@ -307,12 +307,7 @@ async function main(): Promise<number> {
   say('');
   say(table(report.headline.length ? report.headline : rows));
   say(`64 B one-way: ixy.ts ${fmtN(report.tsOneWayUs64, 2)} µs, NPtcp ${fmtN(report.linuxOneWayUs64, 2)} µs; took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  if (o.save) {
-    fs.mkdirSync(RESULTS, { recursive: true });
-    fs.writeFileSync(JSON_PATH, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(SVG_PATH, svg(report));
-    say(`wrote ${path.relative(process.cwd(), JSON_PATH)} and ${path.relative(process.cwd(), SVG_PATH)}`);
-  }
+  if (o.save) say(saveResults(JSON_PATH, SVG_PATH, report, svg(report)));
   if (o.json) console.log(JSON.stringify(report));
   return runs.ixy.length + runs.netpipe.length > 0 ? 0 : 1;
 }
