@@ -625,8 +625,11 @@ describe('TCP: loss recovery (two stacks, virtual time)', () => {
     const resends = bench.a.dev.log.filter((p) => p.tcp?.seq === firstSeq && p.tcp.payload.length > 0).map((p) => p.t);
     assert.equal(resends[0], t0);
     const gaps = resends.slice(1).map((t, i) => t - resends[i]);
-    assert.deepEqual(gaps.map((g) => Math.round(g / 10) * 10), [200, 400, 800, 1600, 3200, 6400], `gaps ${gaps}`);
-    assert.equal(bench.a.stack.tcp.counters.retransmits, 6);
+    // First a tail loss probe (RFC 8985 §7: the highest segment after max(2·SRTT, 10 ms)), then the RTO, timed from
+    // the probe, doubling each time.
+    assert.deepEqual(gaps.map((g) => Math.round(g / 10) * 10), [210, 400, 800, 1600, 3200, 6400], `gaps ${gaps}`);
+    assert.equal(bench.a.stack.tcp.counters.lossProbes, 1);
+    assert.equal(bench.a.stack.tcp.counters.retransmits, 7, 'six timeouts and the probe');
     assert.equal(ca.rto, 12_800_000);
     assert.equal(bench.b.rec.stream(hb).length, 0);
     bench.a.dev.filter = null;

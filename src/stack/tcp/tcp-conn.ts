@@ -135,6 +135,13 @@ export class TcpConn {
   /** Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt); the hole found by sackNextHole. */
   highRxt = 0;
   holeSeq = 0;
+  /** SND.MAX when the segment at SND.UNA was last retransmitted: SACKed data above it means that copy was lost. */
+  rxtMark = 0;
+  /** Bytes the last advancing ACK acknowledged (RFC 6582 §4.2's ACK heuristic after a timeout). */
+  lastAdvance = 0;
+  /** The retransmission timer is set for a tail loss probe (RFC 8985 §7), not for the RTO; a probe is out. */
+  probeArmed = false;
+  probeOut = false;
 
   // Retransmission (RFC 6298), in microseconds.
   srtt = 0;

@@ -368,6 +368,8 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       c.ackedUnreported += dataAcked;
     }
     c.sndUna = ack;
+    c.lastAdvance = acked;
+    c.probeOut = false;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
     if (c.sackN > 0) sackPrune(c);
     c.retries = 0;
@@ -402,7 +404,12 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       c.limitedTransmit = c.dupAcks;
       tcp.touch(c);
     }
-    if (c.dupAcks === 3 && !c.inRecovery && seqGt(ack, c.recover)) {
+    // After a timeout (ack ≤ recover) duplicates may only echo our go-back-N resends of data the peer had; RFC 6582
+    // §4.2's heuristic tells a new loss apart: more than one segment allowed out and the last advance ≤ 4 segments.
+    // `recover` is SND.MAX at the time (RFC 6582's "highest sequence number transmitted" + 1): an ACK equal to it
+    // covers everything that was out then.
+    const afterTimeout = seqLt(ack, c.recover);
+    if (c.dupAcks === 3 && !c.inRecovery && (!afterTimeout || (c.cwnd > c.mss && c.lastAdvance <= 4 * c.mss))) {
       // Fast retransmit (RFC 5681 §3.2 steps 2–4; RFC 6582 §3.2 step 2 for `recover`).
       tcp.counters.fastRetransmits++;
       const flight = seqDiff(c.sndMax, c.sndUna);
@@ -417,7 +424,12 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
       tcp.armRtx(c);
     } else if (c.inRecovery) {
       c.cwnd += c.mss; // each further duplicate: a segment has left the network (step 5)
-      if (c.sackOk) tcp.retransmitHole(c); // and with SACK, the next hole goes out at once
+      if (c.sackOk) {
+        // The peer holds data we sent after our last resend of SND.UNA's segment, but not that segment: the resend
+        // was lost too (RFC 6675 cannot see this; RACK's rule, by sequence). Resend it rather than wait for the RTO.
+        if (c.sackN > 0 && seqGt(c.sackR[c.sackN - 1], c.rxtMark) && seqGt(c.highRxt, c.sndUna)) c.highRxt = c.sndUna;
+        tcp.retransmitHole(c); // the next hole goes out at once
+      }
       tcp.touch(c);
     }
   }

@@ -58,6 +58,9 @@ export const TimerKind = { TcpRtx: 1, TcpDelack: 2, TcpWait: 3 } as const;
 const MAX_RTO_US = 60_000_000;
 /** RFC 6298 §2.1: the RTO before any RTT sample. */
 const INITIAL_RTO_US = 1_000_000;
+/** RFC 8985 §7.2: the probe timeout is 2·SRTT, at least 10 ms, plus the peer's worst delayed ACK when one segment is out. */
+const MIN_PTO_US = 10_000;
+const DELAYED_ACK_ALLOWANCE_US = 200_000;
 /** RFC 5961 §7: challenge ACKs per second (Linux's default limit). */
 const CHALLENGE_ACKS_PER_S = 1000;
 
@@ -75,6 +78,8 @@ export class TcpCounters {
   timeouts = 0;
   /** Retransmission timer expirations (each resends from SND.UNA with cwnd = 1 MSS). */
   rtoExpirations = 0;
+  /** Tail loss probes sent (RFC 8985 §7): the highest segment again, before the RTO. */
+  lossProbes = 0;
   resetsIn = 0;
   resetsOut = 0;
   challengeAcks = 0;
@@ -198,7 +203,7 @@ export class Tcp {
     c.rcvNxt = c.rcvAdv = 0;
     c.oooLast = 0; c.oooFin = false; c.oooFinSeq = 0;
     c.cwnd = 0; c.ssthresh = 0x3fffffff; c.dupAcks = 0; c.limitedTransmit = 0; c.inRecovery = false; c.recover = 0; c.bytesAcked = 0;
-    c.sackN = 0; c.highRxt = 0; c.holeSeq = 0;
+    c.sackN = 0; c.highRxt = 0; c.holeSeq = 0; c.rxtMark = 0; c.lastAdvance = 0; c.probeArmed = false; c.probeOut = false;
     c.srtt = 0; c.rttvar = 0; c.rto = INITIAL_RTO_US; c.rttTiming = false; c.retries = 0; c.persist = false;
     c.persistBackoff = 0;
     c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
@@ -633,6 +638,44 @@ export class Tcp {
   // ---- retransmission and timers -------------------------------------------------------------------------------
 
   armRtx(c: TcpConn): void {
+    // RFC 8985 §7.2: with data in flight, a tail loss probe comes before the RTO. A lost tail (or the lost ACK of
+    // a whole flight) then costs about two round trips instead of 200 ms or more. In fast recovery the probe resends
+    // SND.UNA's segment: the retransmission itself was lost when nothing has moved for two round trips.
+    if (c.sackOk && !c.probeOut && !c.finSent && !c.persist && c.retries === 0 && c.srtt > 0 &&
+        (c.state === TcpState.Established || c.state === TcpState.CloseWait)) {
+      let pto = 2 * c.srtt;
+      if (seqDiff(c.sndMax, c.sndUna) <= c.mss) pto += DELAYED_ACK_ALLOWANCE_US; // one segment: the peer may delay its ACK
+      if (pto < MIN_PTO_US) pto = MIN_PTO_US;
+      if (pto < c.rto) {
+        c.probeArmed = true;
+        this.armTimer(c, Math.ceil(pto));
+        return;
+      }
+    }
+    c.probeArmed = false;
+    this.armTimer(c, c.rto);
+  }
+
+  /**
+   * RFC 8985 §7.3: the probe timer fired: resend the highest segment (its ACK, or SACK, tells what is missing) —
+   * in fast recovery the segment at SND.UNA — then wait for the RTO.
+   */
+  private lossProbe(c: TcpConn): void {
+    c.probeArmed = false;
+    const flight = seqDiff(c.sndMax, c.sndUna);
+    if (flight > 0) {
+      c.probeOut = true;
+      this.counters.lossProbes++;
+      if (c.inRecovery) {
+        c.highRxt = c.sndUna;
+        this.retransmitFirst(c);
+      } else {
+        const len = flight < c.mss ? flight : c.mss;
+        this.counters.retransmits++;
+        c.rttTiming = false;
+        this.sendData(c, (c.sndMax - len) | 0, len, false);
+      }
+    }
     this.armTimer(c, c.rto);
   }
 
@@ -683,7 +726,8 @@ export class Tcp {
     } else if (kind === TimerKind.TcpRtx) {
       if (c.tRtx !== handle) return;
       c.tRtx = TIMER_NONE;
-      this.retransmitTimeout(c);
+      if (c.probeArmed && !c.persist) this.lossProbe(c);
+      else this.retransmitTimeout(c);
     }
   }
 
@@ -773,6 +817,7 @@ export class Tcp {
       this.sendData(c, c.sndUna, len, fin);
       const end = (c.sndUna + len) | 0;
       if (seqGt(end, c.highRxt)) c.highRxt = end;
+      c.rxtMark = c.sndMax;
     }
   }
 
@@ -793,6 +838,7 @@ export class Tcp {
     c.rttTiming = false;
     this.sendData(c, c.holeSeq, len, false);
     c.highRxt = (c.holeSeq + len) | 0;
+    if (c.holeSeq === c.sndUna) c.rxtMark = c.sndMax;
     return true;
   }
 
