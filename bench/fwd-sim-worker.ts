@@ -20,6 +20,8 @@ import { Forwarder } from '../src/apps/forward.js';
 import { type Device, dmaAllocatorFor, openDevice, parseDeviceSpec, SimNic, type SimHandles } from '../src/driver/index.js';
 import { Mempool } from '../src/mem/mempool.js';
 import { makeThisThreadRealtime, pinThisThread, threadCpuNs } from '../src/sys/cpu.js';
+import { MonotonicClock } from '../src/sys/monotonic-clock.js';
+import { GapLog } from '../src/util/gap-log.js';
 
 // ---- control words (Int32Array over `ctl`) ----
 export const W_CMD = 0; // main → worker: CMD_*
@@ -86,7 +88,14 @@ export interface FwdWorkerConfig {
   realtime: boolean;
   ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /**
+   * Latency runs: a GapLog of every gap > GAP_MIN_US between two blocks of the loop (the thread did not run, or a
+   * block took that long); null: not recorded.
+   */
+  gaps: SharedArrayBuffer | null;
 }
+
+export const GAP_MIN_US = 5;
 
 export type FwdWorkerMessage =
   | { type: 'ready'; pinned: boolean; gcForcible: boolean }
@@ -208,6 +217,15 @@ function main(cfg: FwdWorkerConfig): void {
 
   let seq = 0;
   let lastReq = Atomics.load(ctl, W_REQ);
+  // Gaps are timed from the first run on, so that the code that times them is optimised before the measurement
+  // (a branch first taken later would deoptimise the loop, and the interpreter allocates). The main thread picks
+  // the measured interval out of the log by time. [last, now] in ms: not captured `let`s (a double stored in one
+  // is boxed on every write), and not performance.now(), which allocates on Node 20.
+  const gapLog = cfg.gaps ? new GapLog(cfg.gaps, GAP_MIN_US) : null;
+  const clock = new MonotonicClock();
+  const ms = new Float64Array(2);
+  clock.readAbsolute(ms);
+  ms[1] = ms[0];
   /**
    * The loop, used both for the measurement and the calibration so that both time the same code: blocks of steps,
    * a look at the command word and the mark request after each. Returns the blocks run (stops early on a new command).
@@ -217,10 +235,18 @@ function main(cfg: FwdWorkerConfig): void {
     while (b < maxBlocks && Atomics.load(ctl, W_CMD_SEQ) === seq) {
       block();
       b++;
+      if (gapLog !== null) {
+        clock.readAbsolute(ms);
+        gapLog.sample(ms);
+      }
       const req = Atomics.load(ctl, W_REQ);
       if (req !== lastReq) {
         lastReq = req;
         mark(Atomics.load(ctl, W_REQ_KIND), req);
+        if (gapLog !== null) { // the mark's own time is not a gap of the loop
+          clock.readAbsolute(ms);
+          ms[1] = ms[0];
+        }
       }
     }
     return b;

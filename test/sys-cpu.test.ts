@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import * as fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { availableParallelism } from 'node:os';
@@ -54,4 +55,24 @@ test('pinThisThread accepts CPU 0 and refuses CPUs that cannot exist', () => {
   assert.equal(pinThisThread(1024), false);
   if (availableParallelism() < 1024) assert.equal(pinThisThread(1023), false); // EINVAL: no such CPU here
   assert.equal(pinThisThread(0), true);
+});
+
+test('setThisThreadNice changes only the calling thread (a worker), and rejects out-of-range values', async () => {
+  const { setThisThreadNice } = await import('../src/sys/cpu.js');
+  assert.equal(setThisThreadNice(20), false);
+  assert.equal(setThisThreadNice(-21), false);
+  const url = new URL('../src/sys/cpu.js', import.meta.url).href;
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    const fs = require('node:fs');
+    import(${JSON.stringify(url)}).then(({ setThisThreadNice }) => {
+      const ok = setThisThreadNice(7);
+      const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+      parentPort.postMessage({ ok, nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) });
+    });`, { eval: true });
+  const m = await new Promise<{ ok: boolean; nice: number }>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await w.terminate();
+  assert.deepEqual(m, { ok: true, nice: 7 });
+  const mine = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+  assert.notEqual(Number(mine.slice(mine.lastIndexOf(')') + 2).split(' ')[16]), 7, 'the main thread kept its nice value');
 });

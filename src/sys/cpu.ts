@@ -53,3 +53,16 @@ export function makeThisThreadRealtime(priority: number): boolean {
   param.writeInt32LE(priority, 0);
   return libc().sched_setscheduler(0, SCHED_FIFO, param) === 0;
 }
+
+// arch/x86/entry/syscalls/syscall_64.tbl: setpriority is 141; include/uapi/linux/resource.h: PRIO_PROCESS 0
+const SYS_SETPRIORITY = 141;
+const PRIO_PROCESS = 0;
+
+/**
+ * Sets the calling thread's nice value (-20..19; below 0 needs root). On Linux nice is per thread and
+ * setpriority(PRIO_PROCESS, 0, n) applies to the caller only (setpriority(2), NOTES). False on failure.
+ */
+export function setThisThreadNice(nice: number): boolean {
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) return false;
+  return libc().syscall6(SYS_SETPRIORITY, PRIO_PROCESS, 0, nice, 0, 0, 0) === 0;
+}

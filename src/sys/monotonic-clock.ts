@@ -22,6 +22,12 @@ export class MonotonicClock {
     this.sec0 = this.u32[0];
   }
 
+  /** Reads CLOCK_MONOTONIC itself into `out[0]`, in ms: comparable across threads and clocks. */
+  readAbsolute(out: Float64Array): void {
+    this.fn(CLOCK_MONOTONIC, this.addr);
+    out[0] = this.u32[0] * 1000 + this.u32[2] / 1e6;
+  }
+
   /**
    * Reads the clock into `out[0]` as milliseconds since this clock was made (ns resolution). A Float64Array cell, not a
    * return value: a fractional number returned from a call V8 does not inline is boxed (an allocation per read).

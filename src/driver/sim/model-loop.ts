@@ -7,6 +7,8 @@ import { PhysView } from './phys-memory.js';
 import { PortModel, type WireEnd } from './port-model.js';
 import { LinuxWire } from './linux-wire.js';
 import { Tester } from './tester.js';
+import { MonotonicClock } from '../../sys/monotonic-clock.js';
+import { GapLog } from '../../util/gap-log.js';
 import type { SimHandles } from './sim-nic.js';
 
 export function portMac(port: number): Uint8Array {
@@ -27,8 +29,8 @@ class Cable implements WireEnd {
 /** A tester whose cable can be pulled from the control words. */
 class PluggedTester implements WireEnd {
   constructor(readonly tester: Tester, private readonly g: Int32Array, private readonly port: number) {}
-  deliver(mem: Uint8Array, off: number, len: number, now: number): boolean {
-    return this.tester.deliver(mem, off, len, now);
+  deliver(mem: Uint8Array, off: number, len: number): boolean {
+    return this.tester.deliver(mem, off, len);
   }
   present(): boolean {
     return Atomics.load(this.g, portWord(this.port, P_CABLE)) !== 0;
@@ -56,7 +58,12 @@ export function runModel(h: SimHandles): void {
     Atomics.add(g, G_FAULT, 1);
     void port;
   };
-  for (let p = 0; p < h.ports; p++) ports.push(new PortModel(p, portMac(p), phys, { fault }, scratch));
+  const clock = new MonotonicClock(); // performance.now() allocates on Node 20: a scavenge every fraction of a second
+  const now = new Float64Array(2); // [now, previous pass] in ms (CLOCK_MONOTONIC)
+  clock.readAbsolute(now);
+  now[1] = now[0];
+  const gapLog = h.gapLog ? new GapLog(h.gapLog) : null;
+  for (let p = 0; p < h.ports; p++) ports.push(new PortModel(p, portMac(p), phys, { fault, now }, scratch));
   const testers: Tester[] = [];
   const linuxWires: LinuxWire[] = [];
   if (h.wire === 'loop') {
@@ -71,7 +78,7 @@ export function runModel(h: SimHandles): void {
     for (let p = 0; p < h.ports; p++) ports[p].wire = linuxWires[p];
   } else {
     for (let p = 0; p < h.ports; p++) {
-      const t = new Tester(p, ports[p], phys, h.stats);
+      const t = new Tester(p, ports[p], phys, h.stats, now);
       testers.push(t);
       ports[p].wire = new PluggedTester(t, g, p);
     }
@@ -115,17 +122,19 @@ export function runModel(h: SimHandles): void {
   let loops = 0;
   const nports = h.ports;
   for (;;) {
-    const now = performance.now();
+    clock.readAbsolute(now);
+    if (gapLog !== null) gapLog.sample(now);
     let due = Infinity;
     for (let p = 0; p < nports; p++) {
-      const d = ports[p].tick(now);
+      ports[p].tick();
+      const d = ports[p].due;
       if (d < due) due = d;
     }
     let work = 0;
     for (let i = 0; i < channelBase.length; i++) work += drain((i / CHANNELS_PER_PORT) | 0, channelBase[i]);
     let generating = false;
     for (let t = 0; t < testers.length; t++) {
-      work += testers[t].generate(now);
+      work += testers[t].generate();
       if (testers[t].active()) generating = true;
     }
     for (let p = 0; p < nports; p++) work += ports[p].transmit(64);
@@ -144,10 +153,13 @@ export function runModel(h: SimHandles): void {
     if (!pending() && Atomics.load(g, G_STOP) === 0) {
       // a Linux wire cannot wake us: look at its socket at least every millisecond
       const maxPark = linuxWires.length > 0 ? 1 : 20;
-      const ms = due === Infinity ? maxPark : Math.max(0, Math.min(maxPark, due - performance.now()));
+      clock.readAbsolute(now);
+      const ms = due === Infinity ? maxPark : Math.max(0, Math.min(maxPark, due - now[0]));
       Atomics.wait(g, G_WAKE, wake, ms);
     }
     Atomics.store(g, G_SLEEPING, 0);
+    clock.readAbsolute(now);
+    now[1] = now[0]; // parked on purpose: not a gap
     idle = SPIN_BEFORE_PARK - 200; // stay responsive for a little while after waking
   }
 }

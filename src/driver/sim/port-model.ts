@@ -5,12 +5,17 @@ import type { PhysView } from './phys-memory.js';
 /** Where a port's transmitted frames go: the other port of a looped cable, a tester, or (later) a Linux interface. */
 export interface WireEnd {
   /** Takes a frame of `len` bytes at mem[off]; returns false if it was dropped. */
-  deliver(mem: Uint8Array, off: number, len: number, now: number): boolean;
+  deliver(mem: Uint8Array, off: number, len: number): boolean;
   /** Whether the far end is there (cable plugged): link can come up only then. */
   present(): boolean;
 }
 
 export interface ModelContext {
+  /**
+   * The model thread's clock (ms), read once per loop into this cell. A cell, not an argument: a fractional number
+   * passed to or returned from a call V8 does not inline is boxed, an allocation per call in the model's loop.
+   */
+  readonly now: Float64Array;
   /** Reports a broken hardware rule; the model stops this port's DMA, as the 82599's malicious-driver detection does. */
   fault(port: number, message: string): void;
 }
@@ -43,7 +48,6 @@ export class PortModel {
   private linkAt = Infinity;
   private anStarted = false; // auto-negotiation was started since reset: the link follows the cable from then on
   private resetting = false;
-  private now = 0;
   // statistics (clear on read)
   private gprc = 0; private gptc = 0; private gorc = 0; private gotc = 0; private mpc = 0;
   private readonly qprc = new Float64Array(16);
@@ -301,16 +305,16 @@ export class PortModel {
   private globalReset(): void {
     this.powerOn();
     this.resetting = true;
-    this.resetDoneAt = this.now + RESET_MS;
-    this.eepromDoneAt = this.now + EEPROM_MS;
-    this.dmaDoneAt = this.now + DMA_INIT_MS;
+    this.resetDoneAt = this.ctx.now[0] + RESET_MS;
+    this.eepromDoneAt = this.ctx.now[0] + EEPROM_MS;
+    this.dmaDoneAt = this.ctx.now[0] + DMA_INIT_MS;
   }
 
   private restartLink(): void {
     this.linkUp = false;
     this.anStarted = true;
     const lms = this.regs[R.AUTOC >>> 2] & R.AUTOC_LMS_MASK;
-    this.linkAt = lms === (0x7 << R.AUTOC_LMS_SHIFT) ? Infinity : this.now + LINK_MS;
+    this.linkAt = lms === (0x7 << R.AUTOC_LMS_SHIFT) ? Infinity : this.ctx.now[0] + LINK_MS;
   }
 
   private linkSpeedBits(): number {
@@ -326,9 +330,12 @@ export class PortModel {
     return this.linkSpeedBits() === R.LINKS_SPEED_10G ? 10000 : 1000;
   }
 
-  /** Advances timed behaviour; returns the next time (ms) something is due, for the model's idle sleep. */
-  tick(now: number): number {
-    this.now = now;
+  /** The next time (ms) something is due, set by tick(), for the model's idle sleep. */
+  due = Infinity;
+
+  /** Advances timed behaviour to the model's clock and sets `due`. */
+  tick(): void {
+    const now = this.ctx.now[0];
     let next = Infinity;
     if (this.resetting) {
       if (now >= this.resetDoneAt) this.resetting = false; else next = this.resetDoneAt;
@@ -352,7 +359,7 @@ export class PortModel {
     if (!this.linkUp && present && this.anStarted && this.linkAt === Infinity) this.linkAt = now + LINK_MS; // partner back
     if (!this.linkUp && now >= this.linkAt && present) { this.linkUp = true; this.linkAt = Infinity; this.eicr |= R.EICR_LSC; }
     if (this.linkAt !== Infinity) next = Math.min(next, this.linkAt);
-    return next;
+    this.due = next;
   }
 
   // ---- receive path (§7.1) ----
@@ -540,8 +547,8 @@ export class PortModel {
         if (paylen !== total) { this.fail(`TX queue ${q}: descriptor ${head} says PAYLEN ${paylen} for a ${total}-byte frame (§7.2.3.2.4)`); break; }
         if (total > (jumbo ? MAX_JUMBO : MAX_FRAME)) { this.fail(`TX queue ${q}: ${total}-byte frame exceeds the maximum frame size (HLREG0.JUMBOEN ${jumbo ? 'on' : 'off'})`); break; }
         if (up && wire !== null) {
-          if (this.scratchLen > 0) wire.deliver(this.scratch, 0, total, this.now);
-          else wire.deliver(u8, off, total, this.now);
+          if (this.scratchLen > 0) wire.deliver(this.scratch, 0, total);
+          else wire.deliver(u8, off, total);
           this.gptc++;
           this.gotc += (total < 60 ? 60 : total) + 4;
           if (q < 16) this.qptc[q]++;

@@ -1,5 +1,6 @@
 import { SimFault } from '../../util/errors.js';
 import type { Bar } from '../bar.js';
+import { MonotonicClock } from '../../sys/monotonic-clock.js';
 import {
   CH_CLAIMED, CH_DONE_SEQ, CH_DONE_VALUE, CH_HEAD, CH_HEADER_WORDS, CH_TAIL, CHANNEL_CAP, CHANNELS_PER_PORT,
   channelWordIndex, FAULT_MSG_BYTES, FAULT_MSG_OFFSET, G_FAULT, G_FAULT_LEN, G_HEARTBEAT, G_SLEEPING, G_WAKE,
@@ -7,6 +8,14 @@ import {
 } from './layout.js';
 
 const READ_TIMEOUT_MS = 3000;
+
+/** The clock for the deadlines: performance.now() allocates on Node 20, and waitForRoom is on the forwarder's path. */
+let clock: MonotonicClock | null = null;
+const clockMs = new Float64Array(1);
+function nowMs(): number {
+  (clock ??= new MonotonicClock()).read(clockMs);
+  return clockMs[0];
+}
 
 /**
  * BAR0 of a simulated port, as PCIe transactions: a write is posted (queued, the caller goes on), a read is
@@ -91,12 +100,11 @@ export class SimBar implements Bar {
   private waitForRoom(t: number): void {
     this.head = Atomics.load(this.ch, CH_HEAD);
     if (((t - this.head) | 0) < CHANNEL_CAP) return;
-    const deadline = performance.now() + READ_TIMEOUT_MS;
+    const deadline = nowMs() + READ_TIMEOUT_MS;
     for (let spin = 1; ((t - (this.head = Atomics.load(this.ch, CH_HEAD))) | 0) >= CHANNEL_CAP; spin++) {
       Atomics.add(this.g, G_WAKE, 1);
       Atomics.notify(this.g, G_WAKE, 1);
-      // every clock read allocates a number in Node 20: look at the clock only now and then
-      if ((spin & 1023) === 0 && performance.now() > deadline) {
+      if ((spin & 1023) === 0 && nowMs() > deadline) {
         throw new SimFault('simulated NIC stopped taking register writes: is its worker thread alive?');
       }
     }

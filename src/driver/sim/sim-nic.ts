@@ -1,3 +1,4 @@
+import { GapLog } from '../../util/gap-log.js';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { IxyError } from '../../util/errors.js';
@@ -7,7 +8,7 @@ import { ctlBytes, G_FAULT, G_PORTS, G_READY, G_STOP, G_WAKE, P_CABLE, portWord 
 import { SimDmaAllocator } from './phys-memory.js';
 import { readFaultMessage, SimBar } from './sim-bar.js';
 import {
-  histogramOffset, S_DUPLICATED, S_LAT_COUNT, S_LAT_MAX_NS, S_LAT_SUM_NS, S_MISSED, S_NEXT, S_REORDERED, S_SENT, S_UNIQUE, STREAM_WORDS, T_CTL_VERSION, T_DST_FOREIGN, T_EPOCH, T_FOREIGN, T_GEN_LIMIT, T_GEN_MISSED, T_GENERATED,
+  histogramOffset, S_DUPLICATED, S_LAT_COUNT, S_LAT_MAX_NS, S_LAT_SUM_NS, S_MISSED, S_NEXT, S_REORDERED, S_SENT, S_UNIQUE, STREAM_WORDS, T_CTL_VERSION, T_DST_FOREIGN, T_EPOCH, T_FOREIGN, T_GEN_LIMIT, T_GEN_SKIPPED, T_GEN_STALLS, T_GEN_MISSED, T_GENERATED,
   T_RATE_MPPS, T_RX_BYTES, T_RX_FRAMES, T_STREAM_BASE, TESTER_BYTES, TESTER_F64,
 } from './tester.js';
 
@@ -25,6 +26,10 @@ export interface SimNicOptions {
   linuxInterfaces?: string[];
   /** Run the model thread SCHED_FIFO (root): benchmarks only. */
   realtime?: boolean;
+  /** Nice value of the model thread (below 0 needs root): benchmarks only. */
+  nice?: number;
+  /** Log the model loop's gaps (> 5 µs between two passes: see GapLog), for latency attribution; benchmarks only. */
+  gapLog?: boolean;
 }
 
 /** Everything another thread needs to use the same simulated NIC (structured-clonable). */
@@ -37,6 +42,8 @@ export interface SimHandles {
   cpu?: number;
   linuxInterfaces?: string[];
   realtime?: boolean;
+  nice?: number;
+  gapLog?: SharedArrayBuffer;
 }
 
 export interface Latency { count: number; meanUs: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number }
@@ -62,9 +69,14 @@ export interface TesterSnapshot {
   rxFrames: number;
   rxBytes: number;
   foreign: number;
+  /** Paced generator only: times its thread was held up > 10 µs, and the frames it skipped instead of bursting. */
+  stalls: number;
+  skipped: number;
   /** What this tester's sink received, per stream id (a tester sends stream `port + 2 * epoch`). */
   streams: StreamCounts[];
 }
+
+const MODEL_GAP_LOG_SIZE = 1 << 19;
 
 let current: SimNic | null = null;
 
@@ -101,6 +113,8 @@ export class SimNic {
       cpu: opts.cpu ?? -1,
       linuxInterfaces: opts.linuxInterfaces,
       realtime: opts.realtime === true,
+      nice: opts.nice,
+      gapLog: opts.gapLog ? GapLog.create(MODEL_GAP_LOG_SIZE).buffer : undefined,
     };
     SimDmaAllocator.init(handles.phys);
     const g = new Int32Array(handles.ctl);
@@ -128,6 +142,11 @@ export class SimNic {
   }
 
   /** A handle on a NIC started by another thread. */
+  /** The model loop's gap log (SimNicOptions.gapLog), or null. */
+  gapLog(): GapLog | null {
+    return this.handles.gapLog ? new GapLog(this.handles.gapLog) : null;
+  }
+
   static attach(handles: SimHandles): SimNic {
     const nic = new SimNic(handles);
     current ??= nic;
@@ -198,7 +217,7 @@ export class SimNic {
         },
       });
     }
-    return { generated: f[T_GENERATED], missed: f[T_GEN_MISSED], rxFrames: f[T_RX_FRAMES], rxBytes: f[T_RX_BYTES], foreign: f[T_FOREIGN], streams };
+    return { generated: f[T_GENERATED], missed: f[T_GEN_MISSED], rxFrames: f[T_RX_FRAMES], rxBytes: f[T_RX_BYTES], foreign: f[T_FOREIGN], stalls: f[T_GEN_STALLS], skipped: f[T_GEN_SKIPPED], streams };
   }
 
   /**

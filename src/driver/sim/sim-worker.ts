@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { makeThisThreadRealtime, pinThisThread } from '../../sys/cpu.js';
+import { makeThisThreadRealtime, pinThisThread, setThisThreadNice } from '../../sys/cpu.js';
 import { runModel } from './model-loop.js';
 import type { SimHandles } from './sim-nic.js';
 
@@ -7,4 +7,5 @@ import type { SimHandles } from './sim-nic.js';
 const h = workerData as SimHandles;
 if (h.cpu !== undefined && h.cpu >= 0) pinThisThread(h.cpu);
 if (h.realtime && !makeThisThreadRealtime(50)) throw new Error('SCHED_FIFO refused for the simulated NIC thread: run as root (CAP_SYS_NICE)');
+if (h.nice !== undefined && !setThisThreadNice(h.nice)) throw new Error(`nice ${h.nice} refused for the simulated NIC thread: run as root (CAP_SYS_NICE)`);
 runModel(h);

@@ -2,6 +2,7 @@ import { bucketOf, HISTOGRAM_BUCKETS } from '../../util/histogram.js';
 import {
   buildTestFrame, isTestFrame, MAX_STREAMS, OFF_SEQ, OFF_STREAM, OFF_TS, readU32LE, TEST_FRAME_LEN, writeU32LE,
 } from '../../util/test-frame.js';
+import { Pacer } from './pacer.js';
 import type { PortModel, WireEnd } from './port-model.js';
 import type { PhysView } from './phys-memory.js';
 
@@ -11,6 +12,8 @@ export const T_GEN_MISSED = 1; // of those, frames the NIC could not take (no de
 export const T_RX_FRAMES = 2;
 export const T_RX_BYTES = 3;
 export const T_FOREIGN = 4; // received frames that are not test frames
+export const T_GEN_STALLS = 5; // paced generator: times the model thread came back late (see Pacer)
+export const T_GEN_SKIPPED = 6; // paced generator: frames not sent because of those stalls (never numbered)
 export const T_RATE_MPPS = 8; // control: generator rate (0 = off; capped at line rate)
 export const T_GEN_LIMIT = 9; // control: stop after this many frames (0 = no limit)
 export const T_DST_FOREIGN = 10; // control: 1 = address frames to a MAC that is not the port's
@@ -37,7 +40,6 @@ export function histogramOffset(tester: number, stream: number): number {
 export const FOREIGN_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0xfe);
 const WINDOW_BITS = 16; // reordering/duplicate window: 65536 sequence numbers per stream
 const WINDOW = 1 << WINDOW_BITS;
-const BURST = 64;
 
 export function testerMac(index: number): Uint8Array {
   return Uint8Array.of(0x02, 0x74, 0x65, 0x73, 0x74, index); // "test"
@@ -63,10 +65,12 @@ export class Tester implements WireEnd {
   private limit = 0;
   private stream = 0;
   private seq = 0;
-  private credit = 0;
-  private last = 0;
+  private readonly pacer = new Pacer();
+  private pacedMbps = -1;
+  private pacedVersion = -1;
 
-  constructor(readonly index: number, private readonly port: PortModel, private readonly phys: PhysView, stats: SharedArrayBuffer) {
+  /** `clock`: the model thread's clock cell (ModelContext.now), in ms. */
+  constructor(readonly index: number, private readonly port: PortModel, private readonly phys: PhysView, stats: SharedArrayBuffer, private readonly clock: Float64Array) {
     this.f = new Float64Array(stats, index * TESTER_BYTES, TESTER_F64);
     this.ctlVersion = new Int32Array(stats, index * TESTER_BYTES + T_CTL_VERSION * 8, 1);
     this.hist = new Uint32Array(stats, histogramOffset(index, 0), MAX_STREAMS * HISTOGRAM_BUCKETS);
@@ -105,23 +109,27 @@ export class Tester implements WireEnd {
     this.seenVersion = v;
   }
 
-  /** Puts the frames due by `now` (ms) on the wire; returns how many. */
-  generate(now: number): number {
+  /** Puts the frames due by now on the wire; returns how many. */
+  generate(): number {
+    const now = this.clock[0];
     const f = this.f;
     if (f[T_EPOCH] !== this.epoch) this.startEpoch(f[T_EPOCH]);
     this.readControl();
-    const rate = this.rate;
     const mbps = this.port.linkMbps();
-    if (rate <= 0 || mbps === 0) { this.last = now; this.credit = 0; return 0; }
-    const lineRate = mbps / 672; // Mpps of 64-byte frames: 84 bytes on the wire with preamble and gap
-    this.credit += (now - this.last) * 1000 * (rate < lineRate ? rate : lineRate);
-    this.last = now;
-    if (this.credit > BURST) this.credit = BURST;
-    let n = this.credit | 0;
+    if (mbps !== this.pacedMbps || this.pacedVersion !== this.seenVersion) {
+      this.pacedMbps = mbps;
+      this.pacedVersion = this.seenVersion;
+      // Mpps of 64-byte frames at this link speed: 84 bytes on the wire with preamble and gap
+      this.pacer.setRate(mbps === 0 ? 0 : this.rate, mbps / 672, this.clock);
+    }
+    const pacer = this.pacer;
+    let n = pacer.due(this.clock);
+    f[T_GEN_STALLS] = pacer.stalls;
+    f[T_GEN_SKIPPED] = pacer.skipped;
     const limit = this.limit;
     if (limit > 0 && f[T_GENERATED] + n > limit) n = limit - f[T_GENERATED];
     if (n <= 0) return 0;
-    this.credit -= n;
+    pacer.take(n);
     const foreign = f[T_DST_FOREIGN] !== 0;
     const tplBytes = foreign ? this.tplBytesForeign : this.tplBytesToPort;
     const tpl = foreign ? this.tplForeign : this.tplToPort;
@@ -160,7 +168,8 @@ export class Tester implements WireEnd {
   }
 
   /** Sink: checks a frame the port transmitted; latency is kept per stream. */
-  deliver(mem: Uint8Array, off: number, len: number, now: number): boolean {
+  deliver(mem: Uint8Array, off: number, len: number): boolean {
+    const now = this.clock[0];
     const f = this.f;
     f[T_RX_FRAMES]++;
     f[T_RX_BYTES] += len;
