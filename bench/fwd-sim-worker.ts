@@ -49,7 +49,14 @@ export const X_DROPPED = 3; // Forwarder.dropped (TX ring full)
 export const X_STEPS = 4; // Forwarder.step() calls
 export const X_EMPTY = 5; // of those, steps that received nothing on either port
 export const X_HEAP_USED = 6; // v8 used_heap_size (bytes)
-export const SNAP_WORDS = 8;
+// The first step of every block is timed with CLOCK_MONOTONIC (a sample of 1 in BLOCK steps): the wall time of the
+// sampled steps that forwarded something, the packets they forwarded, how many they were; the same for empty ones.
+export const X_SB_MS = 7;
+export const X_SB_PACKETS = 8;
+export const X_SB_STEPS = 9;
+export const X_SE_MS = 10;
+export const X_SE_STEPS = 11;
+export const SNAP_WORDS = 12;
 export const S_START = 0;
 export const S_END = S_START + SNAP_WORDS;
 export const S_DRAINED = S_END + SNAP_WORDS;
@@ -70,7 +77,10 @@ export const CAL_SLOTS = 4;
 export const G_COUNT = CAL_BASE + CAL_SLOTS * CAL_WORDS; // collections in this thread between mark start and end
 export const G_PAUSE_MS = G_COUNT + 1; // their total duration
 export const G_FORCED = G_COUNT + 2; // 1 if forced full GCs bracket the interval (trace-gc attribution)
+export const CLOCK_READ_NS = G_COUNT + 3; // what one clock read adds to a timed step (median, measured at start)
 export const STATS_F64 = G_COUNT + 4;
+/** A timed step longer than this was interrupted (preempted, descheduled): not a sample of the step's cost. */
+export const SAMPLE_MAX_MS = 0.05;
 
 export interface FwdWorkerConfig {
   kind: 'fwd-sim';
@@ -152,14 +162,47 @@ function main(cfg: FwdWorkerConfig): void {
 
   const ctl = new Int32Array(cfg.ctl);
   const f = new Float64Array(cfg.stats);
-  const cnt = new Float64Array(2); // [steps, empty]
+  const cnt = new Float64Array(7); // [steps, empty, then the step samples: busy ms, packets, steps, empty ms, steps]
   const CNT_STEPS = 0;
   const CNT_EMPTY = 1;
+  const CNT_SB_MS = 2;
+  const CNT_SB_PACKETS = 3;
+  const CNT_SB_STEPS = 4;
+  const CNT_SE_MS = 5;
+  const CNT_SE_STEPS = 6;
+  const stepClock = new MonotonicClock();
+  const ta = new Float64Array(1);
+  const tb = new Float64Array(1);
+  { // the cost of a clock read, as it lands in a timed step: median of back-to-back pairs
+    const pairs: number[] = [];
+    for (let k = 0; k < 9; k++) {
+      stepClock.read(ta);
+      for (let i = 0; i < 20000; i++) stepClock.read(tb);
+      stepClock.read(tb);
+      pairs.push(((tb[0] - ta[0]) * 1e6) / 20001);
+    }
+    f[CLOCK_READ_NS] = pairs.sort((a, b) => a - b)[4];
+  }
 
-  // The hot loop: BLOCK steps, counting the empty ones. Locals stay unboxed in optimised code.
+  // The hot loop: BLOCK steps, counting the empty ones, the first one timed. Locals stay unboxed in optimised code.
   const block = (): void => {
-    let empty = 0;
-    for (let i = 0; i < BLOCK; i++) if (fwd.step() === 0) empty++;
+    const before = fwd.forwarded;
+    stepClock.read(ta);
+    const n0 = fwd.step();
+    stepClock.read(tb);
+    const ms = tb[0] - ta[0];
+    if (ms < SAMPLE_MAX_MS) {
+      if (n0 === 0) {
+        cnt[CNT_SE_MS] += ms;
+        cnt[CNT_SE_STEPS]++;
+      } else {
+        cnt[CNT_SB_MS] += ms;
+        cnt[CNT_SB_PACKETS] += fwd.forwarded - before;
+        cnt[CNT_SB_STEPS]++;
+      }
+    }
+    let empty = n0 === 0 ? 1 : 0;
+    for (let i = 1; i < BLOCK; i++) if (fwd.step() === 0) empty++;
     cnt[CNT_STEPS] += BLOCK;
     cnt[CNT_EMPTY] += empty;
   };
@@ -171,6 +214,11 @@ function main(cfg: FwdWorkerConfig): void {
     f[base + X_DROPPED] = fwd.dropped;
     f[base + X_STEPS] = cnt[CNT_STEPS];
     f[base + X_EMPTY] = cnt[CNT_EMPTY];
+    f[base + X_SB_MS] = cnt[CNT_SB_MS];
+    f[base + X_SB_PACKETS] = cnt[CNT_SB_PACKETS];
+    f[base + X_SB_STEPS] = cnt[CNT_SB_STEPS];
+    f[base + X_SE_MS] = cnt[CNT_SE_MS];
+    f[base + X_SE_STEPS] = cnt[CNT_SE_STEPS];
   };
 
   let profiler: v8.GCProfiler | null = null;
