@@ -663,7 +663,7 @@ async function runProbed(batch: number, o: Options, log: (l: string) => void): P
     if (fwd.gaps) {
       const modelGaps = nic.gapLog()?.read(abs[0], abs[1]);
       r.forwarderGaps = summarise(1, seconds, new GapLog(fwd.gaps).read(abs[0], abs[1]), { preemptions: fwdPreemptions, waitMs: fwdWaitMs },
-        modelGaps ? { cpu: 0, gaps: modelGaps } : undefined);
+        modelGaps ? { cpu: 0, gaps: modelGaps } : undefined, ringWindowUs(o));
     }
     if (o.allocProfile) {
       await fwd.until(() => fwd.alloc !== null || fwd.done !== null, 'allocation profile').catch(() => {});
@@ -676,6 +676,11 @@ async function runProbed(batch: number, o: Options, log: (l: string) => void): P
     await nic.stop();
     shield?.restore();
   }
+}
+
+/** How long the RX ring holds arrivals at the offered rate (µs): frames beyond it are missed, not delayed. */
+function ringWindowUs(o: Options): number {
+  return (o.ringSize - 1) / Math.min(o.rate, LINE_RATE_MPPS);
 }
 
 /** Waits until other processes use < 10 % of a CPU over a 2 s window, for at most `maxSeconds`; returns the seconds waited. */
@@ -978,7 +983,7 @@ async function latency(o: Options): Promise<void> {
   const shield = o.isolate ? shieldCpu(1, [0]) : null;
   let hostStalls: CpuStalls[];
   try {
-    hostStalls = o.pin ? await probeHostStalls([0, 1], 3, o.isolate || o.realtime ? 1 : -1) : [];
+    hostStalls = o.pin ? await probeHostStalls([0, 1], 3, o.isolate || o.realtime ? 1 : -1, ringWindowUs(o)) : [];
   } finally {
     shield?.restore();
   }

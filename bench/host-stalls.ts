@@ -36,6 +36,8 @@ export interface CpuStalls {
   /** What the guest kernel saw of it: times it took the CPU from the thread, and ms the thread waited runnable. */
   guestPreemptions: number;
   guestWaitMs: number;
+  /** A ring's worth of arrivals (µs): a longer gap drops the frames after its first windowUs (null: no limit). */
+  windowUs: number | null;
   /** Latency floor of a zero-cost poller on this CPU (µs), frames arriving all the time: p99, p99.9, p99.99. */
   floorP99Us: number;
   floorP999Us: number;
@@ -103,18 +105,22 @@ function runningUs(gen: GapList, a: number, b: number): number {
 
 /**
  * x such that the frames waiting more than x µs make up `share` of all: a frame that arrives t µs into a gap of
- * D µs waits D − t. With `gen`, frames arrive only while the generator's CPU runs.
+ * D µs waits D − t. With `gen`, frames arrive only while the generator's CPU runs. Only the first `windowUs` of a
+ * gap's arrivals (a ring's worth at the offered rate) are kept to wait; the ring is full for the rest.
  */
-function floorUs(g: GapList, totalUs: number, share: number, gen: GapList | null): number {
+function floorUs(g: GapList, totalUs: number, share: number, gen: GapList | null, windowUs: number): number {
   let genLostUs = 0;
   if (gen) for (let i = 0; i < gen.n; i++) genLostUs += gen.durUs[i];
   const excess = (x: number): number => {
     let s = 0;
     for (let i = 0; i < g.n; i++) {
-      if (g.durUs[i] <= x) continue;
-      if (!gen) { s += g.durUs[i] - x; continue; }
+      // arrivals in [start, end − x] wait longer than x; of those, only the first windowUs fit in the ring (later
+      // ones are dropped, not late)
+      const late = Math.min(g.durUs[i] - x, windowUs);
+      if (late <= 0) continue;
+      if (!gen) { s += late; continue; }
       const startMs = g.endMs[i] - g.durUs[i] / 1000;
-      s += runningUs(gen, startMs, g.endMs[i] - x / 1000);
+      s += runningUs(gen, startMs, startMs + late / 1000);
     }
     return s;
   };
@@ -130,7 +136,9 @@ function floorUs(g: GapList, totalUs: number, share: number, gen: GapList | null
   return hi;
 }
 
-export function summarise(cpu: number, seconds: number, g: GapList, guest: { preemptions: number; waitMs: number }, gen?: { cpu: number; gaps: GapList }): CpuStalls {
+export function summarise(
+  cpu: number, seconds: number, g: GapList, guest: { preemptions: number; waitMs: number }, gen?: { cpu: number; gaps: GapList }, windowUs = Infinity,
+): CpuStalls {
   const perSecondByUs: Record<string, number> = {};
   for (let b = 0; b < BUCKETS_US.length; b++) {
     const lo = BUCKETS_US[b];
@@ -148,13 +156,14 @@ export function summarise(cpu: number, seconds: number, g: GapList, guest: { pre
   const totalUs = seconds * 1e6;
   const out: CpuStalls = {
     cpu, seconds, perSecondByUs, lostFraction: lost / totalUs, maxUs: max, guestPreemptions: guest.preemptions, guestWaitMs: guest.waitMs,
-    floorP99Us: floorUs(g, totalUs, 0.01, null), floorP999Us: floorUs(g, totalUs, 0.001, null), floorP9999Us: floorUs(g, totalUs, 0.0001, null),
+    floorP99Us: floorUs(g, totalUs, 0.01, null, windowUs), floorP999Us: floorUs(g, totalUs, 0.001, null, windowUs),
+    floorP9999Us: floorUs(g, totalUs, 0.0001, null, windowUs), windowUs: Number.isFinite(windowUs) ? windowUs : null,
   };
   if (gen) {
     out.generatorCpu = gen.cpu;
-    out.jointFloorP99Us = floorUs(g, totalUs, 0.01, gen.gaps);
-    out.jointFloorP999Us = floorUs(g, totalUs, 0.001, gen.gaps);
-    out.jointFloorP9999Us = floorUs(g, totalUs, 0.0001, gen.gaps);
+    out.jointFloorP99Us = floorUs(g, totalUs, 0.01, gen.gaps, windowUs);
+    out.jointFloorP999Us = floorUs(g, totalUs, 0.001, gen.gaps, windowUs);
+    out.jointFloorP9999Us = floorUs(g, totalUs, 0.0001, gen.gaps, windowUs);
   }
   return out;
 }
@@ -163,7 +172,7 @@ export function summarise(cpu: number, seconds: number, g: GapList, guest: { pre
  * Spins one pinned thread on each of `cpus` at the same time for `seconds`; the gaps each saw, summarised. With two
  * CPUs, each one's joint floor takes the other as the generator's.
  */
-export async function probeHostStalls(cpus: number[], seconds: number, realtimeCpu = -1): Promise<CpuStalls[]> {
+export async function probeHostStalls(cpus: number[], seconds: number, realtimeCpu = -1, windowUs = Infinity): Promise<CpuStalls[]> {
   const start = new Int32Array(new SharedArrayBuffer(8));
   start[1] = cpus.length;
   const runs = cpus.map((cpu) => {
@@ -180,7 +189,7 @@ export async function probeHostStalls(cpus: number[], seconds: number, realtimeC
   const lists = runs.map((r) => new GapLog(r.gaps).read());
   return runs.map((r, i) => {
     const other = cpus.length === 2 ? { cpu: cpus[1 - i], gaps: lists[1 - i] } : undefined;
-    return summarise(r.cpu, seconds, lists[i], r.guest(), other);
+    return summarise(r.cpu, seconds, lists[i], r.guest(), other, windowUs);
   });
 }
 

@@ -56,3 +56,16 @@ test('latency floor with a generator: only the part of a gap during which the ge
   assert.ok(Math.abs(s.jointFloorP9999Us! - 40.005) < 0.01, `joint p99.99 floor ${s.jointFloorP9999Us}`);
   assert.ok(s.floorP9999Us > s.jointFloorP9999Us!);
 });
+
+test('latency floor with a ring: of a long gap, only the first ring-full of arrivals waits; the rest is dropped', () => {
+  const log = GapLog.create(4);
+  const t = new Float64Array([0, 0]);
+  t[1] = 100; t[0] = 102; log.sample(t); // one 2 ms gap
+  const s = summarise(1, 1, log.read(), { preemptions: 0, waitMs: 0 }, undefined, 500);
+  // the first 500 µs of arrivals wait 2000 … 1500 µs: min(2000 − x, 500) = 1e-4 × 1e6 = 100 → x = 1900
+  assert.ok(Math.abs(s.floorP9999Us - 1900) < 0.01, `p99.99 floor ${s.floorP9999Us}`);
+  // and with p99.9 (budget 1000 µs of arrivals) no x is enough: all 500 µs waited ≥ 1500 µs, so the floor is 0
+  assert.equal(s.floorP999Us, 0);
+  assert.equal(s.windowUs, 500);
+  assert.ok(Math.abs(summarise(1, 1, log.read(), { preemptions: 0, waitMs: 0 }).floorP999Us - 1000) < 0.01); // no ring: 2000 − x = 1000
+});
