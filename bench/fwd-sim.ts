@@ -105,6 +105,8 @@ const HELP = `usage: node dist/bench/fwd-sim.js [options]   (or: npm run bench:f
   --pool-size <n>    mempool buffers (default 8192)
   --no-pin           do not pin the NIC model to CPU 0 and the forwarder to CPU 1
   --latency          latency test at 1 Mpps, batch 32 (default); writes bench/results/fwd-sim-latency.{json,svg}
+                     (with --isolate: fwd-sim-latency-isolate.{json,svg}); reports the gaps of the forwarding loop and
+                     the latency a forwarder that took no time would have had with them (see bench/host-stalls.ts)
   --trace-gc-run     run "node --trace-gc dist/bench/fwd-sim.js --batch 32 --seconds 30 --json" and count the
                      forwarding thread's --trace-gc lines in the measured window; writes fwd-sim-trace-gc.{json,log}
   --quiet-wait <s>   before each run wait up to s seconds until other processes use < 10 % of a CPU (default 90; 0 = off)
@@ -951,7 +953,11 @@ async function single(o: Options): Promise<void> {
   if (o.json) console.log(JSON.stringify({ ...summaryLine(r), droppedByForwarder: r.droppedByForwarder, lost: r.lost, gcPauseMs: r.gcPauseMs }));
 }
 
-interface LatencyDoc { offeredMpps: number; mpps: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number; config: { batch: number | null; seconds: number } }
+interface LatencyDoc {
+  offeredMpps: number; mpps: number; p50Us: number; p99Us: number; p999Us: number; p9999Us: number; maxUs: number;
+  config: { batch: number | null; seconds: number; isolate?: boolean };
+  forwarderGaps?: CpuStalls | null;
+}
 
 function chartLatency(doc: LatencyDoc): string {
   const o = { rate: doc.offeredMpps, batch: doc.config.batch, seconds: doc.config.seconds };
@@ -959,12 +965,17 @@ function chartLatency(doc: LatencyDoc): string {
   const P = PUBLISHED.latencyAt1MppsUs;
   return barChart({
     title: `Forwarder latency at ${o.rate} Mpps, batch ${o.batch}`,
-    subtitle: `ixy.ts on the simulated 82599 (this VM, ${o.seconds} s) vs ixy on a real 82599 (published); log scale`,
+    subtitle: `ixy.ts on the simulated 82599 (this VM, ${o.seconds} s${doc.config.isolate ? ', CPU 1 shielded' : ''}) vs ixy on a real 82599 (published); log scale`,
     yLabel: 'one-way latency (µs, log scale)',
     yScale: 'log10',
     categories: ['p50', 'p99', 'p99.9', 'p99.99', 'max'],
     series: [
       { name: 'ixy.ts (sim)', color: '#d62728', values: [lat.p50Us, lat.p99Us, lat.p999Us, lat.p9999Us, lat.maxUs] },
+      ...(doc.forwarderGaps ? [{
+        name: 'a zero-cost forwarder with the same stalls', color: '#ff7f0e',
+        values: [null, doc.forwarderGaps.jointFloorP99Us ?? doc.forwarderGaps.floorP99Us, doc.forwarderGaps.jointFloorP999Us ?? doc.forwarderGaps.floorP999Us,
+          doc.forwarderGaps.jointFloorP9999Us ?? doc.forwarderGaps.floorP9999Us, null],
+      }] : []),
       { name: 'ixy C (published)', color: '#2ca02c', values: [P.C.p50, P.C.p99, null, P.C.p9999, P.C.max] },
       { name: 'ixy Go (published)', color: '#9467bd', values: [P.Go.p50, P.Go.p99, null, P.Go.p9999, P.Go.max] },
       { name: 'ixy JavaScript (published)', color: '#1f77b4', values: [P.JavaScript.p50, P.JavaScript.p99, null, P.JavaScript.p9999, P.JavaScript.max] },
@@ -1017,10 +1028,11 @@ async function latency(o: Options): Promise<void> {
     run: r,
   };
   fs.mkdirSync(RESULTS, { recursive: true });
-  const file = o.out ?? RESULTS + 'fwd-sim-latency.json';
+  const base = o.isolate ? 'fwd-sim-latency-isolate' : 'fwd-sim-latency';
+  const file = o.out ?? `${RESULTS}${base}.json`;
   writeResult(file, out);
   if (!o.out) {
-    fs.writeFileSync(RESULTS + 'fwd-sim-latency.svg', chartLatency(out));
+    fs.writeFileSync(`${RESULTS}${base}.svg`, chartLatency(out));
   }
   if (!o.json) {
     print(`latency at ${o.rate} Mpps, batch ${o.batch}, ${fx(r.seconds, 1)} s: p50 ${fx(lat.p50Us, 2)} µs, p99 ${fx(lat.p99Us, 2)} µs, ` +
@@ -1140,10 +1152,11 @@ function replot(): void {
     fs.writeFileSync(RESULTS + 'fwd-sim.svg', chartSweep(d.results, d.machine));
     console.log(`redrew ${RESULTS}fwd-sim.svg`);
   }
-  const latFile = RESULTS + 'fwd-sim-latency.json';
-  if (fs.existsSync(latFile)) {
-    fs.writeFileSync(RESULTS + 'fwd-sim-latency.svg', chartLatency(JSON.parse(fs.readFileSync(latFile, 'utf8')) as LatencyDoc));
-    console.log(`redrew ${RESULTS}fwd-sim-latency.svg`);
+  for (const base of ['fwd-sim-latency', 'fwd-sim-latency-isolate']) {
+    const latFile = `${RESULTS}${base}.json`;
+    if (!fs.existsSync(latFile)) continue;
+    fs.writeFileSync(`${RESULTS}${base}.svg`, chartLatency(JSON.parse(fs.readFileSync(latFile, 'utf8')) as LatencyDoc));
+    console.log(`redrew ${RESULTS}${base}.svg`);
   }
 }
 
