@@ -9,7 +9,7 @@
  * Σ max(0, D − x) ÷ T (T the probed time in µs), whatever the rate. The floor percentile q is the x at which that
  * fraction is 1 − q. A forwarder that took no time at all would still see this latency.
  *
- *   node dist/bench/host-stalls.js [--seconds 5] [--json]     → bench/results/host-stalls.json
+ *   node dist/bench/host-stalls.js [--seconds 5] [--isolate] [--out FILE] [--json]     → bench/results/host-stalls.json
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,7 +19,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { makeThisThreadRealtime, pinThisThread } from '../src/sys/cpu.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
 import { GapLog, type GapList } from '../src/util/gap-log.js';
-import { shieldCpu } from './cpu-shield.js';
+import { shieldCpu, undoStaleShield } from './cpu-shield.js';
 
 const MIN_GAP_US = 5;
 export const MAX_GAPS = 1 << 19;
@@ -203,13 +203,17 @@ export function describe(s: CpuStalls): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, json: { type: 'boolean' }, isolate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string' }, json: { type: 'boolean' }, isolate: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/host-stalls.js [--seconds S] [--isolate] [--json]\n' +
-      '  spins one pinned thread per CPU for S seconds (default 5), records the gaps, writes bench/results/host-stalls.json\n' +
+    process.stdout.write('usage: node dist/bench/host-stalls.js [--seconds S] [--isolate] [--out FILE] [--json]\n' +
+      '  spins one pinned thread per CPU for S seconds (default 5), records the gaps, writes bench/results/host-stalls.json (or FILE)\n' +
       '  --isolate: as fwd-sim --isolate, shields the last CPU (bench/cpu-shield.ts) and runs its thread SCHED_FIFO (root)\n');
     return;
   }
+  if (process.getuid?.() === 0 && undoStaleShield()) console.error('# host-stalls: undid the CPU shield an earlier --isolate run left behind');
   const seconds = Number(values.seconds ?? 5);
   if (!(seconds > 0)) throw new Error(`--seconds ${values.seconds} is invalid`);
   const cpus = os.cpus().map((_, i) => i);
@@ -223,7 +227,7 @@ async function main(): Promise<void> {
   }
   for (const s of stalls) console.log(describe(s));
   const out = { benchmark: 'host-stalls', date: new Date().toISOString(), cpuModel: os.cpus()[0]?.model, minGapUs: MIN_GAP_US, isolated: shielded >= 0 ? shielded : null, stalls };
-  const file = fileURLToPath(new URL('../../bench/results/host-stalls.json', import.meta.url));
+  const file = values.out ?? fileURLToPath(new URL('../../bench/results/host-stalls.json', import.meta.url));
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   if (values.json) console.log(JSON.stringify(out));
 }
