@@ -46,7 +46,9 @@ const SCHED_FIFO = 1;
 
 /**
  * Makes the calling thread real-time (SCHED_FIFO at `priority`, 1..99; root or CAP_SYS_NICE): ordinary processes
- * no longer preempt it, only the kernel's fair-server share (sched_rt_runtime_us) lets them run. False on failure.
+ * no longer preempt it. RT throttling (sched_rt_runtime_us, 950000 of every 1000000 µs by default) still takes the
+ * CPU from it for the rest of each second while it spins, and the fair server lets starved ordinary tasks run.
+ * False on failure.
  */
 export function makeThisThreadRealtime(priority: number): boolean {
   const param = Buffer.alloc(4); // struct sched_param { int sched_priority; }
