@@ -8,12 +8,11 @@
  * What was changed is written to STATE_FILE first, so a run that dies half-way is undone by the next one.
  */
 import * as fs from 'node:fs';
-import { libc } from '../src/sys/libc.js';
+import { setThreadAffinity } from '../src/sys/cpu.js';
 
 const STATE_FILE = '/run/ixy-cpu-shield.json';
 const RT_RUNTIME = '/proc/sys/kernel/sched_rt_runtime_us';
 const WQ_CPUMASK = '/sys/devices/virtual/workqueue/cpumask';
-const CPU_SET_BYTES = 128;
 
 interface ShieldState {
   rtRuntime: string;
@@ -43,12 +42,6 @@ function parseCpuList(s: string): number[] {
   return out;
 }
 
-function setAffinity(tid: number, cpus: number[]): boolean {
-  const mask = Buffer.alloc(CPU_SET_BYTES);
-  for (const c of cpus) mask[c >> 3] |= 1 << (c & 7);
-  return libc().sched_setaffinity(tid, CPU_SET_BYTES, mask) === 0;
-}
-
 function allowedCpus(tid: string): string | null {
   try {
     const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'utf8'));
@@ -68,13 +61,13 @@ function writeQuietly(path: string, value: string): boolean {
 }
 
 function undo(s: ShieldState): void {
-  for (const [tid, cpus] of s.threads) setAffinity(tid, parseCpuList(cpus)); // gone threads fail quietly
+  for (const [tid, cpus] of s.threads) setThreadAffinity(tid, parseCpuList(cpus)); // gone threads fail quietly
   // Threads that processes started meanwhile inherited the housekeeping mask: give them their process's old one.
   const saved = new Map(s.threads);
   for (const [pid, cpus] of s.threads) {
     let tids: string[];
     try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
-    for (const tid of tids) if (!saved.has(Number(tid))) setAffinity(Number(tid), parseCpuList(cpus));
+    for (const tid of tids) if (!saved.has(Number(tid))) setThreadAffinity(Number(tid), parseCpuList(cpus));
   }
   for (const [path, v] of s.irqs) writeQuietly(path, v);
   if (s.wqCpumask !== null) writeQuietly(WQ_CPUMASK, s.wqCpumask);
@@ -116,7 +109,7 @@ export function shieldCpu(cpu: number, housekeeping: number[]): Shield {
   }
   fs.writeFileSync(STATE_FILE, JSON.stringify(state));
 
-  const moved = state.threads.filter(([tid]) => setAffinity(tid, housekeeping)).length; // PF_NO_SETAFFINITY ones refuse
+  const moved = state.threads.filter(([tid]) => setThreadAffinity(tid, housekeeping)).length; // PF_NO_SETAFFINITY ones refuse
   const irqs = state.irqs.filter(([path]) => writeQuietly(path, cpuList(housekeeping))).length;
   if (state.wqCpumask !== null) writeQuietly(WQ_CPUMASK, housekeeping.reduce((m, c) => m | (1 << c), 0).toString(16));
   if (!writeQuietly(RT_RUNTIME, '-1')) {

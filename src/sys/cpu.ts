@@ -35,10 +35,20 @@ export function cpuMhz(): number {
 
 /** Pins the calling thread (pid 0) to one CPU. False if the CPU does not exist or is not allowed. */
 export function pinThisThread(cpu: number): boolean {
-  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= CPU_SET_BYTES * 8) return false;
+  return setThreadAffinity(0, [cpu]);
+}
+
+/**
+ * Lets thread `tid` (0: the caller) run only on `cpus` (sched_setaffinity(2)). False if a CPU number is out of range,
+ * the thread is gone, or it may not be moved (per-CPU kernel threads).
+ */
+export function setThreadAffinity(tid: number, cpus: readonly number[]): boolean {
   const mask = Buffer.alloc(CPU_SET_BYTES);
-  mask[cpu >> 3] = 1 << (cpu & 7);
-  return libc().sched_setaffinity(0, CPU_SET_BYTES, mask) === 0;
+  for (const cpu of cpus) {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= CPU_SET_BYTES * 8) return false;
+    mask[cpu >> 3] |= 1 << (cpu & 7);
+  }
+  return libc().sched_setaffinity(tid, CPU_SET_BYTES, mask) === 0;
 }
 
 // include/uapi/linux/sched.h
