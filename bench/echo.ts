@@ -28,12 +28,12 @@ import {
   setRps, type StackTopology, waitForXdp, waitQuiet,
 } from './stack-bench-topo.js';
 import { hbarChart } from './svg-bars.js';
+import { IXY_CLI, RESULTS_DIR } from './paths.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.resolve(HERE, '../../bench/results');
+const RESULTS = RESULTS_DIR;
 const JSON_PATH = path.join(RESULTS, 'echo.json');
 const SVG_PATH = path.join(RESULTS, 'echo.svg');
-const IXY_CLI = path.resolve(HERE, '../src/cli/main.js');
 const CLIENT = path.join(HERE, 'stack-echo-client.js');
 const NET_SERVER = path.join(HERE, 'echo-net-server.js');
 const PORT = 7;

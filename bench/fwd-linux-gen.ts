@@ -9,11 +9,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDR, CPU_GEN, type Topology } from './fwd-linux-topo.js';
 import { ealArgs, findPmd, Proc, which } from './fwd-linux-proc.js';
+import { IXY_CLI } from './paths.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** dist/bench/xdp-redirect.js and dist/src/cli/main.js, next to this file once compiled. */
+/** dist/bench/xdp-redirect.js, next to this file once compiled. */
 export const XDP_HELPER = path.join(HERE, 'xdp-redirect.js');
-export const IXY_CLI = path.resolve(HERE, '../src/cli/main.js');
+export { IXY_CLI };
 
 export interface Generator {
   name: string;

@@ -27,9 +27,10 @@ import {
   nsCounters, numberOption, pinNapi, procCpu, saveResults, type ProcCpu, sleep, type ThreadCpu, threadsCpuNs, type Topology,
 } from './fwd-linux-topo.js';
 import { hbarChart } from './svg-bars.js';
+import { RESULTS_DIR } from './paths.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.resolve(HERE, '../../bench/results');
+const RESULTS = RESULTS_DIR;
 const JSON_PATH = path.join(RESULTS, 'fwd-linux.json');
 const SVG_PATH = path.join(RESULTS, 'fwd-linux.svg');
 

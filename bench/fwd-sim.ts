@@ -37,10 +37,11 @@ import { shieldCpu, undoStaleShield } from './cpu-shield.js';
 import { type CpuStalls, describe as describeStalls, MAX_GAPS, probeHostStalls, summarise } from './host-stalls.js';
 import { GapLog } from '../src/util/gap-log.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
+import { RESULTS_DIR } from './paths.js';
 
 const LINE_RATE_MPPS = 14.88; // 10 GbE, 64-byte frames
 const BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS = `${RESULTS_DIR}/`;
 const USER_HZ = 100; // /proc tick rate (sysconf(_SC_CLK_TCK) on Linux)
 
 /** ixy's published figures (Emmerich et al., "The Case for Writing Network Drivers in High-Level Programming Languages", ANCS 2019; github.com/ixy-languages). */

@@ -29,10 +29,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RESULTS_DIR } from './paths.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RUN = path.resolve(HERE, '../vm/run.js');
-const RESULTS = path.resolve(HERE, '../../bench/results');
+const RESULTS = RESULTS_DIR;
 const JSON_PATH = path.join(RESULTS, 'fwd-vm.json');
 
 export interface BatchResult {

@@ -20,6 +20,8 @@ import { makeThisThreadRealtime, pinThisThread } from '../src/sys/cpu.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
 import { GapLog, type GapList } from '../src/util/gap-log.js';
 import { shieldCpu, undoStaleShield } from './cpu-shield.js';
+import * as path from 'node:path';
+import { RESULTS_DIR } from './paths.js';
 
 const MIN_GAP_US = 5;
 export const MAX_GAPS = 1 << 19;
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
   }
   for (const s of stalls) console.log(describe(s));
   const out = { benchmark: 'host-stalls', date: new Date().toISOString(), cpuModel: os.cpus()[0]?.model, minGapUs: MIN_GAP_US, isolated: shielded >= 0 ? shielded : null, stalls };
-  const file = values.out ?? fileURLToPath(new URL('../../bench/results/host-stalls.json', import.meta.url));
+  const file = values.out ?? path.join(RESULTS_DIR, 'host-stalls.json');
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   if (values.json) console.log(JSON.stringify(out));
 }

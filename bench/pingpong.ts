@@ -14,7 +14,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc, which } from './fwd-linux-proc.js';
@@ -24,12 +23,11 @@ import {
   waitListening, waitQuiet,
 } from './stack-bench-topo.js';
 import { lineChart } from './svg.js';
+import { IXY_CLI, RESULTS_DIR } from './paths.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.resolve(HERE, '../../bench/results');
+const RESULTS = RESULTS_DIR;
 const JSON_PATH = path.join(RESULTS, 'pingpong.json');
 const SVG_PATH = path.join(RESULTS, 'pingpong.svg');
-const IXY_CLI = path.resolve(HERE, '../src/cli/main.js');
 const PORT = 7;
 /** NPtcp's default port. */
 const NP_PORT = 5002;

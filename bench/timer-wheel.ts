@@ -9,10 +9,10 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { TimerWheel } from '../src/stack/timer-wheel.js';
+import { RESULTS_DIR } from './paths.js';
 
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS = `${RESULTS_DIR}/`;
 const N = 60_000; // timers per round (capacity 65536)
 
 let fired = 0;

@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Netlab } from '../test/helpers/netns.js';
 import { collectionsByIsolate } from './trace-gc-lines.js';
+import { RESULTS_DIR } from './paths.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS = `${RESULTS_DIR}/`;
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, rate: { type: 'string', default: '0.3' } } });
 const seconds = Number(values.seconds);
