@@ -31,6 +31,8 @@ export class EchoClient implements App {
   private readonly handle: Int32Array;
   private readonly got: Int32Array;
   private readonly done: Int32Array;
+  /** 1 once connection k's handshake completed. */
+  private readonly connected: Uint8Array;
   private readonly sentAt: Float64Array;
   private readonly msg: Uint8Array;
   private live = 0;
@@ -40,6 +42,7 @@ export class EchoClient implements App {
     this.handle = new Int32Array(n).fill(-1);
     this.got = new Int32Array(n);
     this.done = new Int32Array(n);
+    this.connected = new Uint8Array(n);
     this.sentAt = new Float64Array(n);
     this.msg = new Uint8Array(o.size);
     for (let i = 0; i < o.size; i++) this.msg[i] = 0x41 + (i % 26);
@@ -53,6 +56,7 @@ export class EchoClient implements App {
     const h = api.connect(this.o.ip, this.o.port, k);
     if (h < 0) { this.failures++; this.handle[k] = -1; return; }
     this.handle[k] = h;
+    this.connected[k] = 0;
     this.got[k] = 0;
     this.done[k] = 0;
     this.live++;
@@ -64,10 +68,17 @@ export class EchoClient implements App {
     api.sendv(this.handle[k], this.msg, 0, this.msg.length);
   }
 
-  /** Stop opening connections and close the open ones; `finished` once all are gone. */
-  stop(api: NetApi): void {
+  /**
+   * Stop opening connections and close the open ones; `finished` once all are gone. `graceful` (the message count
+   * reached): a connection still in its handshake is closed once it is established, with a FIN, rather than
+   * abandoned in SYN-SENT, which deletes it (RFC 9293 §3.10.4) and makes the peer's SYN-ACK draw a RST. Without it
+   * (Ctrl-C) nothing waits for a handshake that may never finish.
+   */
+  stop(api: NetApi, graceful = false): void {
     this.stopping = true;
-    for (let k = 0; k < this.handle.length; k++) if (this.handle[k] >= 0) api.close(this.handle[k]);
+    for (let k = 0; k < this.handle.length; k++) {
+      if (this.handle[k] >= 0 && (!graceful || this.connected[k] !== 0)) api.close(this.handle[k]);
+    }
     if (this.live === 0) this.finished = true;
   }
 
@@ -78,6 +89,7 @@ export class EchoClient implements App {
       switch (ev.kind[i]) {
         case EventKind.Connected:
           if (ev.a[i] !== 0) { this.failures++; this.gone(api, k); break; }
+          this.connected[k] = 1;
           if (this.stopping) { api.close(this.handle[k]); break; }
           this.send(api, k);
           break;
@@ -93,7 +105,7 @@ export class EchoClient implements App {
             record(this.rtt, Math.round((api.nowMs - this.sentAt[k]) * 1000));
             const d = ++this.done[k];
             if (this.stopping) { api.close(h); break; }
-            if (this.o.messages && this.messages >= this.o.messages) { this.stop(api); break; }
+            if (this.o.messages && this.messages >= this.o.messages) { this.stop(api, true); break; }
             if (this.o.rounds > 0 && d >= this.o.rounds) api.close(h);
             else this.send(api, k);
           }
