@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { virtioFeatureList } from '../src/apps/devices.js';
 import { IxyError } from '../src/util/errors.js';
+import { type KernelNetdev, type NetdevScan, netdevsFromIp } from '../src/sys/kernel-netdevs.js';
 import {
-  parsePciAddress, readPciDevice, listPciDevices, listNetworkDevices, claimPciDevice, safetyOf, describeForListing,
+  parsePciAddress, readPciDevice, listPciDevices, listNetworkDevices, claimPciDevice, safetyOf, describeForListing, NO_SCAN,
 } from '../src/sys/pci.js';
 
 const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'ixy-sysfs-'));
@@ -18,6 +19,7 @@ const DOWN = '0000:03:00.1';
 const VIRTIO = '0000:00:04.0';
 const NVME = '0000:01:00.0';
 const VIRTIO_BOUND = '0000:00:05.0';
+const HIDDEN = '0000:00:06.0';
 const BAR_SIZE = 512 * 1024;
 
 /** A fresh fake /sys: two 82599 ports on ixgbe (one up, one down), an unbound virtio, an NVMe disk. */
@@ -56,6 +58,10 @@ function makeTree(): string {
   dev(VIRTIO, '0x1af4', '0x1000', '0x020000', null);
   dev(NVME, '0x144d', '0xa808', '0x010802', null);
   dev(VIRTIO_BOUND, '0x1af4', '0x1041', '0x020000', 'virtio-pci', 'eth0', '0x1003');
+  // As a network namespace's sysfs shows the machine's own NIC: virtio_net bound to the virtio child, no net/ entry.
+  dev(HIDDEN, '0x1af4', '0x1041', '0x020000', 'virtio-pci');
+  fs.mkdirSync(path.join(root, 'bus/pci/devices', HIDDEN, 'virtio3'));
+  fs.symlinkSync('../../../../bus/virtio/drivers/virtio_net', path.join(root, 'bus/pci/devices', HIDDEN, 'virtio3/driver'));
   return root;
 }
 
@@ -103,15 +109,16 @@ test('readPciDevice and listings read the fake tree', () => {
   const root = makeTree();
   const up = readPciDevice('03:00.0', root);
   assert.deepEqual(up, {
-    address: UP, vendor: 0x8086, device: 0x10fb, classCode: 0x020000, driver: 'ixgbe',
-    interfaces: ['enp3s0'], interfacesUp: ['enp3s0'], iommuGroup: '7', numaNode: 0, virtioFeatureBits: null,
+    address: UP, vendor: 0x8086, device: 0x10fb, classCode: 0x020000, driver: 'ixgbe', netDriver: 'ixgbe',
+    interfaces: [{ name: 'enp3s0', netns: 'this', up: true, addresses: [], routes: 0, defaultRoute: false, parentBus: null, parentDev: null }],
+    blind: null, iommuGroup: '7', numaNode: 0, virtioFeatureBits: null,
   });
-  assert.deepEqual(readPciDevice(DOWN, root).interfacesUp, []);
+  assert.deepEqual(readPciDevice(DOWN, root).interfaces.map((n) => [n.name, n.up]), [['enp3s0f1', false]]);
   assert.equal(readPciDevice(VIRTIO, root).driver, null);
-  assert.deepEqual(listPciDevices(root).map((d) => d.address), [VIRTIO, VIRTIO_BOUND, NVME, UP, DOWN]);
-  assert.deepEqual(listNetworkDevices(root).map((d) => d.address), [VIRTIO, VIRTIO_BOUND, UP, DOWN]);
+  assert.deepEqual(listPciDevices(root).map((d) => d.address), [VIRTIO, VIRTIO_BOUND, HIDDEN, NVME, UP, DOWN]);
+  assert.deepEqual(listNetworkDevices(root).map((d) => d.address), [VIRTIO, VIRTIO_BOUND, HIDDEN, UP, DOWN]);
   const vb = readPciDevice(VIRTIO_BOUND, root);
-  assert.deepEqual([vb.driver, vb.interfaces, vb.interfacesUp], ['virtio-pci', ['eth0'], ['eth0']]);
+  assert.deepEqual([vb.driver, vb.interfaces.map((n) => [n.name, n.up])], ['virtio-pci', [['eth0', true]]]);
   assert.deepEqual(describeForListing(vb).userDriver, 'virtio');
   assert.equal(virtioFeatureList(describeForListing(vb).virtioFeatureBits!), 'VIRTIO_NET_F_MAC VIRTIO_NET_F_STATUS VIRTIO_F_VERSION_1 bit 7');
   assert.equal(describeForListing(readPciDevice(UP, root)).virtioFeatureBits, null);
@@ -201,4 +208,72 @@ test('a failure after unbinding rebinds the kernel driver and throws IxyError', 
     /bus mastering/.test(e.message));
   assert.equal(unbindText(root), DOWN);
   assert.equal(bindText(root), DOWN);
+});
+
+/** eth0 as rtnetlink shows it in the init namespace: the machine's own link, off HIDDEN's virtio child. */
+const initEth0 = (over: Partial<KernelNetdev> = {}): KernelNetdev => ({
+  name: 'eth0', netns: 'init', up: true, addresses: ['192.0.2.2', 'fe80::1'], routes: 4, defaultRoute: true,
+  parentBus: 'virtio', parentDev: 'virtio3', ...over,
+});
+const scanOf = (netdevs: KernelNetdev[], blind: string | null = null) => (): NetdevScan => ({ netdevs, blind });
+
+test('from a namespace: the init namespace\'s link that sysfs hides is found by its parent device and refused', () => {
+  const root = makeTree();
+  const info = readPciDevice(HIDDEN, root, scanOf([initEth0(), { ...initEth0(), name: 'veth0', parentBus: null, parentDev: null }]));
+  assert.deepEqual([info.driver, info.netDriver, info.interfaces.map((n) => `${n.name}@${n.netns}`)], ['virtio-pci', 'virtio_net', ['eth0@init']]);
+  const s = safetyOf(info, false);
+  assert.equal(s.safe, false);
+  assert.equal(s.reason, 'the kernel uses it as eth0 (up, 2 addresses, 4 routes) in the init network namespace; it carries the default route: ' +
+    'taking it cuts this machine off: take it down first with `ip link set eth0 down` in the init network namespace, or pass --force');
+  assert.deepEqual(describeForListing(info).interfaces, ['eth0 (init netns)']);
+  // the claim refuses before touching anything, and takes it only when forced
+  assert.throws(() => claimPciDevice(HIDDEN, { sysfsRoot: root, scan: scanOf([initEth0()]) }),
+    (e: unknown) => e instanceof IxyError && e.message.startsWith(`${HIDDEN}: the kernel uses it as eth0 (up, 2 addresses, 4 routes) in the init`));
+  assert.ok(!fs.existsSync(path.join(root, 'bus/pci/drivers/virtio-pci/unbind')), 'nothing unbound');
+  assert.equal(commandReg(root, HIDDEN), 0x0003);
+  // by the PCI parent too (ixgbe's netdevs hang off the PCI function itself)
+  const ixgbe = readPciDevice(DOWN, root, scanOf([initEth0({ name: 'enp3s0f1', up: false, addresses: [], routes: 1, defaultRoute: false, parentBus: 'pci', parentDev: DOWN })]));
+  assert.match(safetyOf(ixgbe, false).reason, /^the kernel uses it as enp3s0f1 \(1 route\) in the init network namespace: take it down/);
+});
+
+test('each of up, an address, a route makes an interface in use; down and bare is safe to take', () => {
+  const root = makeTree();
+  const judge = (over: Partial<KernelNetdev>) => safetyOf(readPciDevice(HIDDEN, root, scanOf([initEth0({ up: false, addresses: [], routes: 0, defaultRoute: false, ...over })])), false);
+  assert.deepEqual(judge({}), { safe: true, reason: 'bound to virtio_net, eth0 in the init network namespace down without addresses or routes: will be unbound' });
+  assert.match(judge({ up: true }).reason, /eth0 \(up\) in the init/);
+  assert.match(judge({ addresses: ['10.0.0.1'] }).reason, /eth0 \(1 address\) in the init/);
+  assert.match(judge({ routes: 2 }).reason, /eth0 \(2 routes\) in the init/);
+  for (const over of [{ up: true }, { addresses: ['10.0.0.1'] }, { routes: 1 }]) assert.equal(judge(over).safe, false);
+});
+
+test('a network driver bound but no interface seen: refused, naming why (blind, or moved to another namespace)', () => {
+  const root = makeTree();
+  const blind = safetyOf(readPciDevice(HIDDEN, root, scanOf([], 'the init network namespace cannot be looked into (it takes root: run as root)')), false);
+  assert.deepEqual(blind, { safe: false, reason: 'bound to virtio_net, but the init network namespace cannot be looked into (it takes root: run as root): ' +
+    'check that its interface is down everywhere, or pass --force' });
+  const moved = safetyOf(readPciDevice(HIDDEN, root, scanOf([])), false);
+  assert.match(moved.reason, /^bound to virtio_net, but none of its interfaces is in this or the init network namespace \(moved to another one\?\)/);
+  assert.equal(safetyOf(readPciDevice(HIDDEN, root, scanOf([])), true).safe, true);
+  assert.throws(() => claimPciDevice(HIDDEN, { sysfsRoot: root, scan: scanOf([]) }), IxyError);
+  assert.equal(commandReg(root, HIDDEN), 0x0003);
+  // no network driver on top of virtio-pci (the QEMU guest's NICs): nothing to look at, safe
+  assert.equal(readPciDevice(VIRTIO_BOUND, root, NO_SCAN).netDriver, 'virtio_net', 'its sysfs names an interface: virtio_net is there');
+  fs.rmSync(path.join(root, 'bus/pci/devices', VIRTIO_BOUND, 'virtio2/net'), { recursive: true });
+  assert.deepEqual(safetyOf(readPciDevice(VIRTIO_BOUND, root), false), { safe: true, reason: 'bound to virtio-pci without a kernel network driver: will be unbound' });
+});
+
+test('netdevsFromIp reads ip -json -details addr and route output', () => {
+  const links = [
+    { ifname: 'lo', flags: ['LOOPBACK', 'UP', 'LOWER_UP'], addr_info: [{ local: '127.0.0.1' }] },
+    { ifname: 'eth0', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], parentbus: 'virtio', parentdev: 'virtio2',
+      addr_info: [{ local: '192.0.2.2' }, { local: 'fd00::2' }] },
+    { ifname: 'enp3s0', flags: ['BROADCAST', 'MULTICAST'], parentbus: 'pci', parentdev: '0000:03:00.0', addr_info: [] },
+  ];
+  const routes = [
+    { dst: 'default', gateway: '192.0.2.1', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' },
+    { type: 'local', dst: '192.0.2.2', dev: 'eth0', table: 'local' }, { type: 'unreachable', dst: 'default', dev: 'lo' },
+  ];
+  const [lo, eth0, enp] = netdevsFromIp(links, routes, 'init');
+  assert.deepEqual(eth0, { name: 'eth0', netns: 'init', up: true, addresses: ['192.0.2.2', 'fd00::2'], routes: 3, defaultRoute: true, parentBus: 'virtio', parentDev: 'virtio2' });
+  assert.deepEqual([lo.defaultRoute, lo.routes, enp.up, enp.routes, enp.parentDev], [false, 1, false, 0, '0000:03:00.0']);
 });

@@ -368,8 +368,13 @@ describe('xdp: traffic with a Linux peer over veth', { skip: NETNS, timeout: 120
 
     const h = dev(lab, nsD, { cmd: 'hold', specs: [`xdp:${ifD}`] });
     await h.ready;
+    // ixy's program hangs on a BPF link, which `ip link set … xdp off` cannot remove: the hint names the holder instead
+    assert.throws(() => lab.ipIn(nsD, ['link', 'set', 'dev', ifD, 'xdp', 'off']), /Can't replace active BPF XDP link/);
     for (const m of ['auto', 'native', 'generic']) {
-      assertFails((await dev(lab, nsD, { cmd: 'open', specs: [`xdp:${ifD},mode=${m}`] }).done), /already has an XDP program .*ip link show dev .*xdp off.*packet:/);
+      const msg = assertFails((await dev(lab, nsD, { cmd: 'open', specs: [`xdp:${ifD},mode=${m}`] }).done),
+        /already has an XDP program, attached with a BPF link held by pid (\d+) \(.*xdp-dev.*\): stop that process \(kill \d+\), or use packet:/);
+      assert.equal(Number(/pid (\d+)/.exec(msg)![1]), h.child.pid, 'the holder is the other process');
+      assert.doesNotMatch(msg, /xdp off/);
     }
     h.child.stdin!.end();
     assertClean(await h.done);
@@ -379,7 +384,7 @@ describe('xdp: traffic with a Linux peer over veth', { skip: NETNS, timeout: 120
     const foreign = linkJson(lab, nsD, ifD).xdp?.prog;
     assert.equal(foreign?.name, 'foreign_pass');
     for (const m of ['auto', 'native']) {
-      assertFails((await dev(lab, nsD, { cmd: 'open', specs: [`xdp:${ifD},mode=${m}`] }).done), /already has an XDP program/);
+      assertFails((await dev(lab, nsD, { cmd: 'open', specs: [`xdp:${ifD},mode=${m}`] }).done), /already has an XDP program: .*ip link set dev .* xdp off/);
     }
     assert.deepEqual(linkJson(lab, nsD, ifD).xdp?.prog, foreign, 'the foreign program was not replaced');
   }));

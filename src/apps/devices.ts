@@ -37,7 +37,7 @@ export interface DevicesReport {
   kinds: string[];
 }
 
-export const DEFAULT_ROUTE_WARNING = 'carries the default route: taking it with xdp would cut this machine off';
+export const DEFAULT_ROUTE_WARNING = 'carries the default route: taking it with xdp would cut this machine off (xdp: and packet: refuse it without --force)';
 const TAP_LINE = 'tap:NAME[,mq=N] creates a TAP interface by name (e.g. tap:ixy0); an existing TAP of that name is attached to';
 
 export function devicesReport(sysfsRoot = '/sys', linuxOpts: Omit<LinuxScanOptions, 'sysfsRoot'> = {}): DevicesReport {

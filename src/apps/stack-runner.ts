@@ -28,6 +28,8 @@ export interface StackRunOptions {
   live?: boolean;
   print?: (line: string) => void;
   tcp?: TcpConfig;
+  /** Take an interface that carries the default route, or a PCI device the kernel uses (--force). */
+  force?: boolean;
 }
 
 export interface StackAppHooks<T extends App> {
@@ -58,7 +60,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
   const pool = new Mempool(dmaAllocatorFor([spec]), { count: o.poolSize, headroom: poolHeadroomFor([spec]) });
   let device: Device | null = null;
   try {
-    device = openDevice(spec, { pool, ringSize: o.ringSize });
+    device = openDevice(spec, { pool, ringSize: o.ringSize, force: o.force });
     const mac = o.mac ? parseMacText(o.mac) : spec.kind === 'tap' ? userSideMac(device.macAddress()) : undefined;
     const stack = new Stack({ device, addresses: [addr], gateway, mac, tcp: o.tcp });
     const api = new Api(stack);

@@ -94,7 +94,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
   const gateway = o.gateway ? parseIpv4(o.gateway, 'gateway') : 0;
   const spec = parseDeviceSpec(o.dev);
   const mac = o.mac ? Array.from(parseMacText(o.mac)) : null;
-  const share = shareDeviceQueues(spec, n);
+  const share = shareDeviceQueues(spec, n, o.force);
   quietHeap();
   const boxes = Array.from({ length: n }, (_, from) => Array.from({ length: n }, (_, to) => (from === to ? null : createMailbox())));
   const finished = new SharedArrayBuffer(4);

@@ -37,7 +37,7 @@ const STACK_OPTS: Record<string, Opt> = {
   mac: { kind: 'string', help: "the stack's MAC (default: the device's; on tap: the tap's with the last byte changed)" },
   port: { kind: 'int', help: 'TCP port', default: '7', min: 1, max: 65535 },
   batch: { kind: 'int', help: 'B: most packets taken per loop iteration (IX: 64)', default: '64', min: 1, max: 1024 },
-  'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_OPT,
+  'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_OPT, force: FORCE,
   'sim-wire': { kind: 'string', help: 'with --dev sim:N: the Linux interfaces IF0,IF1 the simulated ports are cabled to (where the peers are)' },
 };
 

@@ -20,7 +20,7 @@ function stackOptions(v: Values): StackRunOptions {
   return {
     dev: v.dev, ip: v.ip, gateway: v.gateway as string | undefined, mac: v.mac as string | undefined,
     batch: v.batch as number, poolSize: v['pool-size'] as number, ringSize: v['ring-size'] as number,
-    seconds: v.seconds as number | undefined, live: v.json !== true,
+    seconds: v.seconds as number | undefined, live: v.json !== true, force: v.force === true,
   };
 }
 

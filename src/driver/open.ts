@@ -20,7 +20,7 @@ export interface DriverEntry {
   poolHeadroom?: number;
   open(spec: DeviceSpec, opts: DeviceOptions): Device;
   /** Prepares the device to be served one queue per thread (`--threads N`); absent: the kind cannot. */
-  shareQueues?(spec: DeviceSpec, threads: number): QueueShare;
+  shareQueues?(spec: DeviceSpec, threads: number, force?: boolean): QueueShare;
 }
 
 /** A device split among N threads of this process: thread i opens `specs[i]`; close() once they all closed. */
@@ -33,13 +33,13 @@ export interface QueueShare {
 }
 
 /** `shareQueues` of the spec's kind, or a one-line error naming the kinds that can. */
-export function shareDeviceQueues(spec: DeviceSpec, threads: number): QueueShare {
+export function shareDeviceQueues(spec: DeviceSpec, threads: number, force?: boolean): QueueShare {
   const e = entryOf(spec);
   if (!e.shareQueues) {
     const can = [...drivers.values()].filter((d) => d.shareQueues).map((d) => `${d.kind}:`).join(', ');
     throw new IxyError(`${spec.text}: --threads ${threads} needs a device whose queues threads can share (${can}); ${spec.kind}: devices serve one thread`);
   }
-  return e.shareQueues(spec, threads);
+  return e.shareQueues(spec, threads, force);
 }
 
 const drivers = new Map<string, DriverEntry>();

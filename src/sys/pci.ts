@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IxyError } from '../util/errors.js';
+import { EMPTY_SCAN, type KernelNetdev, type NetdevScan, scanKernelNetdevs } from './kernel-netdevs.js';
 import { libc, errnoMessage, viewOf, O_RDWR, O_SYNC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_FAILED } from './libc.js';
 
 export interface PciDeviceInfo {
@@ -13,9 +14,17 @@ export interface PciDeviceInfo {
   device: number;
   /** 24-bit class code: base class << 16 | subclass << 8 | prog-if (0x020000 = Ethernet). */
   classCode: number;
+  /** The PCI driver bound to it (ixgbe, virtio-pci, vfio-pci, …), or null. */
   driver: string | null;
-  interfaces: string[];
-  interfacesUp: string[];
+  /**
+   * The kernel network driver that makes interfaces of it (ixgbe; virtio_net on a virtio-pci device's virtio child),
+   * or null: unbound, or bound only to a user-space stub (vfio-pci, uio_pci_generic) or to virtio-pci alone.
+   */
+  netDriver: string | null;
+  /** Its interfaces in this and the init network namespace (rtnetlink), plus any this namespace's sysfs names. */
+  interfaces: KernelNetdev[];
+  /** Why a namespace that may hold its interfaces could not be looked into, or null. */
+  blind: string | null;
   iommuGroup: string | null;
   numaNode: number;
   /** virtio devices bound to the kernel: the feature bits its driver negotiated (virtioN/features: '0'/'1', bit i at i). */
@@ -65,7 +74,17 @@ function interfaceUp(ifname: string, root: string): boolean {
   try { return (readHex(path.join(root, 'class/net', ifname, 'flags')) & 0x1) !== 0; } catch { return false; }
 }
 
-export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
+/** For reads that need only a device's identity (vendor, class, IOMMU group): no look at its interfaces. */
+export const NO_SCAN = (): NetdevScan => EMPTY_SCAN;
+
+/** PCI drivers that only hand a device to user space: no interface of the kernel hangs off them. */
+const USER_SPACE_STUBS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio', 'pci-stub']);
+
+/**
+ * One PCI device. `scan` gives its interfaces as rtnetlink sees them in this and the init namespace; by default it is
+ * made when the real /sys is read and a network driver is bound (a fake tree gets none: its sysfs names are all).
+ */
+export function readPciDevice(addr: string, sysfsRoot = '/sys', scan?: () => NetdevScan): PciDeviceInfo {
   const address = parsePciAddress(addr);
   const dir = devDir(address, sysfsRoot);
   if (!fs.existsSync(dir)) {
@@ -73,12 +92,27 @@ export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
   }
   // Netdevs hang off the PCI device (<dev>/net/eth0) or, for virtio, off its virtio child (<dev>/virtio2/net/eth0).
   const virtioChildren = fs.readdirSync(dir).filter((e) => /^virtio\d+$/.test(e));
-  const netDirs = [path.join(dir, 'net'), ...virtioChildren.map((e) => path.join(dir, e, 'net'))];
   let virtioFeatureBits: string | null = null;
+  let virtioDriver: string | null = null;
   for (const v of virtioChildren) {
     try { virtioFeatureBits = fs.readFileSync(path.join(dir, v, 'features'), 'utf8').trim(); } catch { /* not bound to virtio_net */ }
+    virtioDriver ??= linkBase(path.join(dir, v, 'driver'));
   }
-  const interfaces = netDirs.flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } }).sort();
+  // This namespace's sysfs: all there is on a fake tree, and the fallback on kernels without IFLA_PARENT_DEV_NAME.
+  const sysfsNames = [path.join(dir, 'net'), ...virtioChildren.map((e) => path.join(dir, e, 'net'))]
+    .flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } });
+  const driver = linkBase(path.join(dir, 'driver'));
+  const netDriver = driver === null || USER_SPACE_STUBS.has(driver) ? null
+    : driver === 'virtio-pci' ? virtioDriver ?? (sysfsNames.length > 0 ? 'virtio_net' : null) : driver;
+  const { netdevs, blind } = netDriver === null ? EMPTY_SCAN : (scan ?? (sysfsRoot === '/sys' ? scanKernelNetdevs : () => EMPTY_SCAN))();
+  const mine = netdevs.filter((n) => (n.parentBus === 'pci' && n.parentDev === address) ||
+    (n.parentBus === 'virtio' && n.parentDev !== null && virtioChildren.includes(n.parentDev)));
+  for (const name of sysfsNames) {
+    if (mine.some((n) => n.netns === 'this' && n.name === name)) continue;
+    const seen = netdevs.find((n) => n.netns === 'this' && n.name === name);
+    mine.push(seen ?? { name, netns: 'this', up: interfaceUp(name, sysfsRoot), addresses: [], routes: 0, defaultRoute: false, parentBus: null, parentDev: null });
+  }
+  mine.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let numaNode = -1;
   try { numaNode = parseInt(fs.readFileSync(path.join(dir, 'numa_node'), 'utf8'), 10); } catch { /* none */ }
   return {
@@ -86,36 +120,63 @@ export function readPciDevice(addr: string, sysfsRoot = '/sys'): PciDeviceInfo {
     vendor: readHex(path.join(dir, 'vendor')),
     device: readHex(path.join(dir, 'device')),
     classCode: readHex(path.join(dir, 'class')),
-    driver: linkBase(path.join(dir, 'driver')),
-    interfaces,
-    interfacesUp: interfaces.filter((i) => interfaceUp(i, sysfsRoot)),
+    driver,
+    netDriver,
+    interfaces: mine,
+    blind,
     iommuGroup: linkBase(path.join(dir, 'iommu_group')),
     numaNode: Number.isNaN(numaNode) ? -1 : numaNode,
     virtioFeatureBits,
   };
 }
 
-export function listPciDevices(sysfsRoot = '/sys'): PciDeviceInfo[] {
+export function listPciDevices(sysfsRoot = '/sys', scan?: () => NetdevScan): PciDeviceInfo[] {
   let names: string[] = [];
   try { names = fs.readdirSync(path.join(sysfsRoot, 'bus/pci/devices')); } catch { return []; }
-  return names.filter((n) => ADDR_RE.test(n)).sort().map((n) => readPciDevice(n, sysfsRoot));
+  let cached: NetdevScan | null = null;
+  const once = scan ?? (sysfsRoot === '/sys' ? scanKernelNetdevs : () => EMPTY_SCAN);
+  const shared = () => (cached ??= once());
+  return names.filter((n) => ADDR_RE.test(n)).sort().map((n) => readPciDevice(n, sysfsRoot, shared));
 }
 
-export const listNetworkDevices = (sysfsRoot = '/sys'): PciDeviceInfo[] =>
-  listPciDevices(sysfsRoot).filter((d) => isNetworkClass(d.classCode));
+export const listNetworkDevices = (sysfsRoot = '/sys', scan?: () => NetdevScan): PciDeviceInfo[] =>
+  listPciDevices(sysfsRoot, scan).filter((d) => isNetworkClass(d.classCode));
 
+const where = (n: KernelNetdev) => (n.netns === 'init' ? ' in the init network namespace' : '');
+const plural = (k: number, one: string) => `${k} ${one}${k === 1 ? '' : one.endsWith('s') ? 'es' : 's'}`;
+
+/** What makes an interface in use: up, an address, a route; '' when none. */
+function useOf(n: KernelNetdev): string {
+  const parts = [...(n.up ? ['up'] : []), ...(n.addresses.length ? [plural(n.addresses.length, 'address')] : []),
+    ...(n.routes ? [plural(n.routes, 'route')] : [])];
+  return parts.join(', ');
+}
+
+/**
+ * Whether ixy.ts may take the device: refused (unless forced) when any of its interfaces, in this or the init network
+ * namespace, is up or has an address or a route, and when a network driver is bound but its interfaces cannot be seen.
+ */
 export function safetyOf(info: PciDeviceInfo, force: boolean): { safe: boolean; reason: string } {
   if (!isNetworkClass(info.classCode)) {
     return { safe: false, reason: `${info.address} is not a network device (class ${hex(info.classCode)})` };
   }
   if (info.driver === null) return { safe: true, reason: 'no kernel driver bound' };
-  if (info.interfacesUp.length > 0) {
-    const ifs = info.interfacesUp.join(', ');
-    if (force) return { safe: true, reason: `forced: the kernel's ${ifs} (up) will lose its device` };
-    const downs = info.interfacesUp.map((i) => `\`ip link set ${i} down\``).join(' and ');
-    return { safe: false, reason: `the kernel uses it as ${ifs} (up): take it down first with ${downs}, or pass --force` };
+  if (info.netDriver === null) return { safe: true, reason: `bound to ${info.driver} without a kernel network driver: will be unbound` };
+  const used = info.interfaces.filter((n) => useOf(n) !== '');
+  if (used.length > 0) {
+    const uses = used.map((n) => `${n.name} (${useOf(n)})${where(n)}`).join(', ');
+    const cutOff = used.some((n) => n.defaultRoute) ? '; it carries the default route: taking it cuts this machine off' : '';
+    if (force) return { safe: true, reason: `forced: the kernel's ${uses} will lose its device${cutOff}` };
+    const downs = used.map((n) => `\`ip link set ${n.name} down\`${where(n)}`).join(' and ');
+    return { safe: false, reason: `the kernel uses it as ${uses}${cutOff}: take it down first with ${downs}, or pass --force` };
   }
-  return { safe: true, reason: `bound to ${info.driver}, interfaces down: will be unbound` };
+  if (info.interfaces.length === 0) {
+    const why = info.blind ?? 'none of its interfaces is in this or the init network namespace (moved to another one?)';
+    if (force) return { safe: true, reason: `forced: bound to ${info.netDriver}, its interfaces unseen (${why})` };
+    return { safe: false, reason: `bound to ${info.netDriver}, but ${why}: check that its interface is down everywhere, or pass --force` };
+  }
+  const names = info.interfaces.map((n) => `${n.name}${where(n)}`).join(', ');
+  return { safe: true, reason: `bound to ${info.netDriver}, ${names} down without addresses or routes: will be unbound` };
 }
 
 /** PCI Local Bus Spec 3.0 §6.2.2: Command register at config offset 4, bit 2 = Bus Master Enable. */
@@ -159,6 +220,8 @@ export interface ClaimOptions {
   sysfsRoot?: string;
   /** Returns a message to refuse the device (e.g. wrong vendor for this driver), or null. */
   expect?: (info: PciDeviceInfo) => string | null;
+  /** Its interfaces as rtnetlink sees them (tests give a fake; default: readPciDevice's). */
+  scan?: () => NetdevScan;
 }
 
 /**
@@ -168,7 +231,7 @@ export interface ClaimOptions {
 export function claimPciDevice(addr: string, opts: ClaimOptions = {}): ClaimedPciDevice {
   const root = opts.sysfsRoot ?? '/sys';
   const address = parsePciAddress(addr);
-  const info = readPciDevice(address, root);
+  const info = readPciDevice(address, root, opts.scan);
   if (!isNetworkClass(info.classCode)) {
     throw new IxyError(`${address} is not a network device (class ${hex(info.classCode)}): pick one from \`ixy devices\``);
   }
@@ -246,6 +309,7 @@ export interface DeviceListing {
   vendorDevice: string;
   name: string;
   driver: string | null;
+  /** Interface names, with ` (init netns)` for those of the init network namespace. */
   interfaces: string[];
   userDriver: 'ixgbe' | 'virtio' | null;
   safe: boolean;
@@ -285,6 +349,6 @@ export function describeForListing(info: PciDeviceInfo, vfioPresent: boolean = f
     : vendorDevice === '1af4:1000' || vendorDevice === '1af4:1041' ? 'virtio' : null;
   const { safe, reason } = safetyOf(info, false);
   return { address: info.address, vendorDevice, name: name ?? 'network device', driver: info.driver,
-    interfaces: info.interfaces, userDriver, safe, reason, dma: dmaPathFor(info.iommuGroup, vfioPresent),
+    interfaces: info.interfaces.map((n) => (n.netns === 'init' ? `${n.name} (init netns)` : n.name)), userDriver, safe, reason, dma: dmaPathFor(info.iommuGroup, vfioPresent),
     virtioFeatureBits: info.virtioFeatureBits ?? null };
 }

@@ -15,7 +15,7 @@ import {
 } from './libc.js';
 import {
   type ClaimedPciDevice, type ClaimOptions, type DmaChoice, type DmaPath, type MappedBar, type PciDeviceInfo,
-  claimPciDevice, dmaPathFor, isNetworkClass, parsePciAddress, readPciDevice, safetyOf, VFIO_CONTAINER_PATH,
+  claimPciDevice, dmaPathFor, isNetworkClass, NO_SCAN, parsePciAddress, readPciDevice, safetyOf, VFIO_CONTAINER_PATH,
 } from './pci.js';
 
 // ---- include/uapi/linux/vfio.h ----
@@ -65,7 +65,7 @@ const devDir = (addr: string, root: string): string => path.join(root, 'bus/pci/
 /** The DMA path for `address` (spec option `forced` wins): VFIO iff it has an IOMMU group and `vfioDev` exists. */
 export function chooseDmaPath(address: string, opts: { sysfsRoot?: string; vfioDev?: string; forced?: DmaPath } = {}): DmaChoice {
   const root = opts.sysfsRoot ?? '/sys';
-  const info = readPciDevice(address, root);
+  const info = readPciDevice(address, root, NO_SCAN);
   return dmaPathFor(info.iommuGroup, fs.existsSync(opts.vfioDev ?? VFIO_CONTAINER_PATH), opts.forced);
 }
 
@@ -261,7 +261,7 @@ function writeSysfs(file: string, text: string): void { fs.writeFileSync(file, t
 export function claimVfioDevice(addr: string, opts: VfioClaimOptions = {}): VfioClaimedDevice {
   const root = opts.sysfsRoot ?? '/sys';
   const address = parsePciAddress(addr);
-  const info: PciDeviceInfo = readPciDevice(address, root);
+  const info: PciDeviceInfo = readPciDevice(address, root, opts.scan);
   if (!isNetworkClass(info.classCode)) {
     throw new IxyError(`${address} is not a network device (class 0x${info.classCode.toString(16).padStart(6, '0')}): pick one from \`ixy devices\``);
   }

@@ -1,5 +1,5 @@
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
-import { type DmaPath, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { type DmaPath, isNetworkClass, NO_SCAN, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
 import { dmaAllocatorForPci, openPciPlatform, parseDmaOption } from '../../sys/vfio.js';
 import { IxyError } from '../../util/errors.js';
 import { MmioBar } from '../bar.js';
@@ -41,7 +41,7 @@ registerDriver({
   dmaAllocator: (spec) => {
     // check the device before the memory, so a wrong address is reported as such
     const a = parseIxgbeArg(spec.arg);
-    const why = notIxgbe(readPciDevice(a.address));
+    const why = notIxgbe(readPciDevice(a.address, '/sys', NO_SCAN));
     if (why) throw new IxyError(why);
     return dmaAllocatorForPci(a.address, { dma: a.dma, pagemapDma: hugepageDma });
   },

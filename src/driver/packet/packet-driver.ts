@@ -1,6 +1,7 @@
 import { linuxMemory } from '../../mem/mmap-dma.js';
 import { ifnameProblem } from '../../sys/netif.js';
 import { IxyError } from '../../util/errors.js';
+import { refuseDefaultRouteLink } from '../default-route-guard.js';
 import { registerDriver, type DeviceSpec } from '../open.js';
 import { PacketDevice } from './packet-device.js';
 
@@ -19,5 +20,9 @@ registerDriver({
     parsePacketSpec(spec);
     return linuxMemory;
   },
-  open: (spec, opts) => PacketDevice.open(spec.text, parsePacketSpec(spec), opts),
+  open: (spec, opts) => {
+    const ifname = parsePacketSpec(spec);
+    refuseDefaultRouteLink(spec.text, ifname, 'packet', opts.force);
+    return PacketDevice.open(spec.text, ifname, opts);
+  },
 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DmaAllocator } from '../../mem/dma.js';
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
-import { type DmaPath, isNetworkClass, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
+import { type DmaPath, isNetworkClass, NO_SCAN, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
 import { dmaAllocatorForPci, openPciPlatform, parseDmaOption, type PciPlatform } from '../../sys/vfio.js';
 import { IxyError } from '../../util/errors.js';
 import type { DeviceOptions } from '../device.js';
@@ -92,7 +92,7 @@ registerDriver({
   usage: 'virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap] — a virtio-net PCI device in a VM (root; VFIO with an IOMMU, else hugepages)',
   dmaAllocator: (spec) => {
     const v = parseVirtioArg(spec.arg);
-    const why = notVirtioNet(readPciDevice(v.address));
+    const why = notVirtioNet(readPciDevice(v.address, '/sys', NO_SCAN));
     if (why) throw new IxyError(why);
     return dmaAllocatorForPci(v.address, { dma: v.dma, pagemapDma: hugepageDma });
   },

@@ -5,6 +5,7 @@
 import { linuxMemory } from '../../mem/mmap-dma.js';
 import { IxyError } from '../../util/errors.js';
 import { ifindexOf, readQueueCounts } from '../../sys/netif.js';
+import { refuseDefaultRouteLink } from '../default-route-guard.js';
 import { registerDriver, type DeviceSpec, type QueueShare } from '../open.js';
 import { type XdpTarget, XdpDevice } from './xdp-device.js';
 import { XdpRedirect, type XdpModeRequest } from './xdp-program.js';
@@ -42,8 +43,9 @@ export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
  * `--threads N`: one XDP program and XSKMAP for the interface, attached here; thread i opens queue Q+i with a spec
  * that joins them (`,xskmap=FD`: the map's fd is valid in every thread of this process).
  */
-function shareQueues(spec: DeviceSpec, threads: number): QueueShare {
+function shareQueues(spec: DeviceSpec, threads: number, force?: boolean): QueueShare {
   const t = parseXdpSpec(spec);
+  refuseDefaultRouteLink(spec.text, t.ifname, 'xdp', force);
   const have = readQueueCounts(t.ifname)?.rx ?? null;
   if (have !== null && t.queue + threads > have) {
     throw new IxyError(
@@ -64,6 +66,10 @@ registerDriver({
   usage: USAGE,
   dmaAllocator: () => linuxMemory,
   poolHeadroom: XDP_PACKET_HEADROOM,
-  open: (spec, opts) => new XdpDevice(spec.text, parseXdpSpec(spec), opts),
+  open: (spec, opts) => {
+    const t = parseXdpSpec(spec);
+    if (t.xskmapFd === undefined) refuseDefaultRouteLink(spec.text, t.ifname, 'xdp', opts.force);
+    return new XdpDevice(spec.text, t, opts);
+  },
   shareQueues,
 });

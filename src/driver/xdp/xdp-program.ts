@@ -8,6 +8,7 @@ import {
   u32Bytes, updateMapElem,
 } from '../../sys/bpf.js';
 import { BPF_FUNC, BpfAsm, R0, R1, R2, R3 } from '../../sys/bpf-asm.js';
+import { type LinkHolder, xdpLinkHolders } from '../../sys/bpf-links.js';
 import { IxyError } from '../../util/errors.js';
 
 import { XDP_PASS } from '../../sys/bpf.js';
@@ -44,10 +45,19 @@ export function privilegeError(ifname: string, what: string): IxyError {
   return new IxyError(`${what} on ${ifname} was refused: AF_XDP needs root (or CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF): run as root`);
 }
 
-function busyError(ifname: string): IxyError {
+/**
+ * A program attached with a BPF link (ixy's way) cannot be removed with `ip link set … xdp off` ("Can't replace active
+ * BPF XDP link"): only by closing the link, i.e. by stopping the process that holds it.
+ */
+export function busyError(ifname: string, ifindex: number, holders: LinkHolder[] = xdpLinkHolders(ifindex)): IxyError {
+  if (holders.length > 0) {
+    const who = holders.map((h) => `pid ${h.pid} (${h.command.length > 60 ? `${h.command.slice(0, 57)}...` : h.command})`).join(', ');
+    return new IxyError(`${ifname} already has an XDP program, attached with a BPF link held by ${who}: stop that process ` +
+      `(kill ${holders.map((h) => h.pid).join(' ')}), or use packet:${ifname}`);
+  }
   return new IxyError(
-    `${ifname} already has an XDP program (another ixy process or tool): see it with \`ip link show dev ${ifname}\`, ` +
-      `stop its owner or detach it with \`ip link set dev ${ifname} xdp off\`, or use packet:${ifname}`,
+    `${ifname} already has an XDP program: see it with \`ip link show dev ${ifname}\`; if another program attached it with a BPF link ` +
+      `(ixy does), stop that process; otherwise detach it with \`ip link set dev ${ifname} xdp off\`; or use packet:${ifname}`,
   );
 }
 
@@ -103,7 +113,7 @@ export class XdpRedirect {
       tryMode(request === 'generic' ? 'generic' : 'native');
     } catch (e) {
       if (!(e instanceof BpfError)) throw e;
-      if (e.errno === EBUSY || e.errno === EEXIST) throw busyError(this.ifname);
+      if (e.errno === EBUSY || e.errno === EEXIST) throw busyError(this.ifname, ifindex);
       if (e.errno === EPERM || e.errno === EACCES || request === 'generic') throw e;
       if (request === 'native') {
         const hint = e.errno === ERANGE ? ' (veth: native XDP needs the peer\'s MTU at most 3506)' : '';
@@ -113,7 +123,7 @@ export class XdpRedirect {
       try {
         tryMode('generic');
       } catch (e2) {
-        if (e2 instanceof BpfError && (e2.errno === EBUSY || e2.errno === EEXIST)) throw busyError(this.ifname);
+        if (e2 instanceof BpfError && (e2.errno === EBUSY || e2.errno === EEXIST)) throw busyError(this.ifname, ifindex);
         throw e2;
       }
     }
