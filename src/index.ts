@@ -1,0 +1,18 @@
+/**
+ * ixy.ts: a user-space network dataplane for Node.js. The root entry point holds what an application needs:
+ * devices (`openDevice`, `createPool`), the TCP/IP stack, the native zero-copy API (calls, events, result codes) and
+ * the run-to-completion loop that runs an app on a stack. The layers below have their own entry points:
+ * `ixy.ts/driver`, `ixy.ts/wire`, `ixy.ts/stack`, `ixy.ts/sim`. Anything not exported here or there is internal.
+ */
+export {
+  type Device, type DeviceOptions, type DeviceSpec, type DeviceStats, emptyStats, formatMac, openDevice, parseDeviceSpec,
+} from './driver/index.js';
+export { createPool, type PoolOptions } from './dataplane/pool.js';
+export { Mempool, type MempoolOptions } from './mem/mempool.js';
+export { Stack, type StackOptions, StackCounters } from './stack/stack.js';
+export { formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Address } from './stack/ip-interface.js';
+export { type App, NetApi } from './api/native.js';
+export { EventKind, EventQueue } from './api/events.js';
+export { ApiError, apiErrorName, DeathReason, deathReasonName } from './api/codes.js';
+export { ElasticThread, type ElasticOptions, LoopCounters } from './dataplane/elastic-thread.js';
+export { IxyError, SimFault } from './util/errors.js';
