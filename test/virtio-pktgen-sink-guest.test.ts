@@ -6,6 +6,15 @@
  * reads the capture back with tshark: exactly N frames of 60 bytes, sequence numbers 0..N-1 in order; and the TAP's
  * own receive counter (--host-stats) is exactly N (the guest sends nothing else: no virtio_net driver is loaded).
  * Legacy and modern, one boot each. Skipped with the harness's reason when it exits 77.
+ *
+ * The sink's RX ring is sized for the whole burst (SINK_RING), so the test checks the driver, not how soon the
+ * host schedules the sink. A TPACKET_V3 ring is blocks, and the kernel hands a block over 1 ms (one 4 ms tick at
+ * HZ=250) after it opened it, however few frames it holds: at the ≈12 frames/ms pktgen manages under TCG a block
+ * holds ≈50 frames, so the default --ring-size 512 (16 blocks of 64 KiB) held ≈800 frames, ≈64 ms: a sink
+ * descheduled that long on a loaded host missed frames (4488 of 5000 captured, 512 missed, once). --ring-size 4096
+ * gives 128 blocks: ≈6400 frames at that rate, more than the burst, and ≥ 0.5 s of stall at any slower rate (a
+ * slower guest fills each block with fewer frames, so pacing the generator would shrink the ring, not help).
+ * The checks stay exact: a frame the driver loses still fails the count, the sequence numbers and the TAP counter.
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,11 +26,13 @@ import { GUEST_NICS, guestSkipReason, leftNamespaces, skippedByHarness, vm } fro
 
 const skip = guestSkipReason(['tshark'], 'needs tshark on the host');
 const N = 5000;
+/** The sink's --ring-size: 128 RX blocks of 64 KiB (see above). */
+const SINK_RING = 4096;
 
 /** Host side, in NS0: the capture, sink-ready once it is up, then until it has N frames (or 150 s). */
 const HOST = `set -e
 log="$SINK_DIR/sink-$IXY_VM_TAP0.log"
-ip netns exec "$IXY_VM_NS0" timeout 150 node dist/src/cli/main.js pcap "packet:$IXY_VM_TAP0" "$SINK_PCAP" --count "$SINK_N" >"$log" 2>&1 &
+ip netns exec "$IXY_VM_NS0" timeout 150 node dist/src/cli/main.js pcap "packet:$IXY_VM_TAP0" "$SINK_PCAP" --count "$SINK_N" --ring-size "$SINK_RING" >"$log" 2>&1 &
 P=$!
 n=0; until grep -q ' up: ' "$log"; do kill -0 $P 2>/dev/null || { cat "$log"; exit 8; }; n=$((n + 1)); [ $n -lt 300 ] || { cat "$log"; exit 9; }; sleep 0.1; done
 : > "$IXY_VM_SHARE/sink-ready"
@@ -57,9 +68,12 @@ describe('ixy pktgen virtio:A in a QEMU guest, sequence numbers checked by an ix
       const t0 = performance.now();
       const pcap = path.join(dir, `${variant}.pcap`);
       const r = await vm(['--nics', '1', '--virtio', variant, '--peer-ns', '--host-stats', '--hugepages', '32', '--host-script', hostScript, GUEST],
-        { SINK_DIR: dir, SINK_PCAP: pcap, SINK_N: String(N) });
+        { SINK_DIR: dir, SINK_PCAP: pcap, SINK_N: String(N), SINK_RING: String(SINK_RING) });
       if (skippedByHarness(r, t)) return;
       const all = `${r.stdout}\n${r.stderr}`;
+      // the sink's totals line (also printed when timeout stops it): frames its ring had no room for
+      const sinkMissed = /^vm: host: +\[packet:[^\]]+\] RX \d+ packets \d+ bytes \((\d+) missed\)/m.exec(r.stderr)?.[1];
+      if (sinkMissed !== undefined) assert.equal(sinkMissed, '0', `the sink's ring had no room for frames (host scheduling, not the driver): SINK_RING is too small\n${all}`);
       assert.equal(r.code, 0, all);
       assert.match(r.stderr, /^vm: host: SINK_READY$/m, all);
       assert.match(r.stderr, /^vm: host: SINK_RC 0$/m, all);
