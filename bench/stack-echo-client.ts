@@ -19,6 +19,7 @@
  *   node dist/bench/stack-echo-client.js --dev xdp:IF --ip A.B.C.D/N --connect A.B.C.D [--port 7]
  *        [--connections 64] [--size 64] [--rounds 0] [--batch 64] [--warmup 2] [--seconds 5] [--time-wait-ms 60000]
  */
+import { MonotonicClock } from '../src/sys/monotonic-clock.js';
 import { parseArgs } from 'node:util';
 import { NetApi } from '../src/api/native.js';
 import { EchoClient } from '../src/apps/echo-client.js';
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   const pool = new Mempool(dmaAllocatorFor([spec]), { count: Number(values['pool-size']), headroom: poolHeadroomFor([spec]) });
   let device: Device | null = openDevice(spec, { pool, ringSize: Number(values['ring-size']) });
   try {
-    const stack = new Stack({ device, addresses: [addr], gateway: 0, tcp: { timeWaitMs: Number(values['time-wait-ms']) } });
+    const stack = new Stack({ device, addresses: [addr], gateway: 0, tcp: { timeWaitMs: Number(values['time-wait-ms']) }, time: new MonotonicClock() });
     const api = new NetApi(stack);
     const app = new EchoClient({
       ip: parseIpv4(values.connect!, 'server address'), port: Number(values.port), connections: Number(values.connections),

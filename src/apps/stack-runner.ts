@@ -3,6 +3,7 @@
  * stack and the elastic loop, prints a line a second, stops on SIGINT/SIGTERM or after `seconds`, then closes
  * everything and checks that every packet buffer came back.
  */
+import { MonotonicClock } from '../sys/monotonic-clock.js';
 import type { App, NetApi } from '../api/native.js';
 import { NetApi as Api } from '../api/native.js';
 import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, SimNic, type Device } from '../driver/index.js';
@@ -62,7 +63,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
   try {
     device = openDevice(spec, { pool, ringSize: o.ringSize, force: o.force });
     const mac = o.mac ? parseMacText(o.mac) : spec.kind === 'tap' ? userSideMac(device.macAddress()) : undefined;
-    const stack = new Stack({ device, addresses: [addr], gateway, mac, tcp: o.tcp });
+    const stack = new Stack({ device, addresses: [addr], gateway, mac, tcp: o.tcp, time: new MonotonicClock() });
     const api = new Api(stack);
     const loop = new ElasticThread(stack, app, api, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };

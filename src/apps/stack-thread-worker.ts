@@ -4,6 +4,7 @@
  * mailboxes of dataplane/steering.ts. The main thread asks for figures and for the stop by message: the elastic loop
  * yields to this thread's event loop between slices, so messages arrive while it runs.
  */
+import { MonotonicClock } from '../sys/monotonic-clock.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EventQueue } from '../api/events.js';
 import { type App, NetApi } from '../api/native.js';
@@ -63,7 +64,7 @@ async function run(): Promise<void> {
   try {
     device = openDevice(spec, { pool, ringSize: cfg.ringSize });
     const mac = cfg.mac ? Uint8Array.from(cfg.mac) : undefined;
-    const stack = new Stack({ device, addresses: [cfg.addr], gateway: cfg.gateway, mac, tcp: cfg.tcp });
+    const stack = new Stack({ device, addresses: [cfg.addr], gateway: cfg.gateway, mac, tcp: cfg.tcp, time: new MonotonicClock() });
     const steering = new Steering(stack, {
       thread: cfg.thread, threads: cfg.threads, mode: cfg.steering, inboxes: cfg.inboxes, outboxes: cfg.outboxes,
       rssKey: cfg.rss ? Uint8Array.from(cfg.rss.key) : undefined, reta: cfg.rss ? Uint8Array.from(cfg.rss.reta) : undefined,

@@ -1,8 +1,8 @@
 /**
  * IX's elastic thread: one loop that takes batches of packets from a device queue through the stack to the app and
- * back, run to completion (IX §3/§4.2). Each iteration:
- *   reclaim TX (hand staged frames to the device) → run the app's calls (build their segments) → timers →
- *   poll RX (at most B packets, never waiting to fill a batch) → stack → events to the app → post TX.
+ * back, run to completion (IX §3/§4.2). Each iteration is one `stack.poll` (time, timers, at most B packets from the
+ * device through the stack, never waiting to fill a batch), the app on the iteration's events, and `stack.flush`:
+ * the app's calls become segments and leave in the same iteration.
  * Batching is adaptive: under light load a batch is 1 packet (low latency), under heavy load it grows up to B.
  *
  * The loop shares its thread with Node's event loop: it runs in slices (default 1 ms) and yields between them, so
@@ -10,9 +10,8 @@
  * (an Immediate and its async context), so a loop that yielded after each empty poll would make garbage at the rate
  * it polls. After `parkAfterMs` of idleness it polls once per park, until the next timer (at most `parkMaxMs`).
  */
-import type { Device } from '../driver/device.js';
 import type { App, NetApi } from '../api/native.js';
-import type { Stack } from '../stack/stack.js';
+import { MAX_POLL_BATCH, type Stack } from '../stack/stack.js';
 import { threadCpuNs } from '../sys/cpu.js';
 import type { Steering } from './steering.js';
 
@@ -41,9 +40,6 @@ export class LoopCounters {
 export class ElasticThread {
   readonly batch: number;
   readonly counters = new LoopCounters();
-  private readonly ids: Uint32Array;
-  private readonly device: Device;
-  private readonly queue: number;
   private stopped = false;
   private running = false;
   private readonly sliceMs: number;
@@ -58,10 +54,7 @@ export class ElasticThread {
 
   constructor(readonly stack: Stack, readonly app: App, readonly api: NetApi, opts: ElasticOptions = {}) {
     this.batch = opts.batch ?? 64;
-    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > 1024) throw new RangeError(`batch ${this.batch}: use 1..1024`);
-    this.ids = new Uint32Array(this.batch);
-    this.device = stack.iface.device;
-    this.queue = stack.iface.queue;
+    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_POLL_BATCH) throw new RangeError(`batch ${this.batch}: use 1..${MAX_POLL_BATCH}`);
     this.sliceMs = (opts.sliceUs ?? 1000) / 1000;
     this.parkAfterMs = opts.parkAfterMs ?? 20;
     this.parkMaxMs = opts.parkMaxMs ?? 1;
@@ -72,25 +65,13 @@ export class ElasticThread {
   /** One iteration of the loop; returns the packets received (0 = idle). */
   iterate(): number {
     const stack = this.stack;
-    const iface = stack.iface;
-    iface.flushTx();
-    stack.tcp.flush();
-    stack.timers();
-    let n = this.device.rxBatch(this.queue, this.ids, this.batch);
-    const steering = this.steering;
-    if (steering === null) {
-      for (let i = 0; i < n; i++) stack.input(this.ids[i]);
-    } else {
-      for (let i = 0; i < n; i++) if (!steering.divert(this.ids[i])) stack.input(this.ids[i]);
-      n += steering.intake(this.batch);
-    }
-    stack.tcp.flush();
+    const n = stack.poll(this.batch, this.steering);
     const ev = stack.events;
     if (ev.count > 0) {
       this.app.onEvents(ev, this.api);
       ev.clear();
     }
-    iface.flushTx();
+    stack.flush();
     const c = this.counters;
     c.iterations++;
     if (n > 0) {
@@ -140,8 +121,8 @@ export class ElasticThread {
       const idle = now - this.idleSince;
       if (idle >= this.parkAfterMs) {
         this.counters.parks++;
-        const nextMs = this.stack.wheel.nextDue() * 0.016; // ticks of 16 µs → ms
-        const wait = nextMs < this.parkMaxMs ? (nextMs > 0 ? nextMs : 0) : this.parkMaxMs;
+        const nextMs = this.stack.pollDelay();
+        const wait = nextMs < this.parkMaxMs ? nextMs : this.parkMaxMs;
         setTimeout(this.boundSlice, wait);
       } else {
         this.counters.yields++;

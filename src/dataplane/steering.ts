@@ -14,7 +14,7 @@
  *
  * In both modes ARP is seen by every thread: each keeps its own ARP cache, and a reply arrives on one queue only.
  */
-import type { Stack } from '../stack/stack.js';
+import type { RxSteering, Stack } from '../stack/stack.js';
 import { rssQueue, Toeplitz } from '../util/toeplitz.js';
 import { Mailbox } from './mailbox.js';
 
@@ -47,7 +47,7 @@ export class SteeringCounters {
   dropped = 0;
 }
 
-export class Steering {
+export class Steering implements RxSteering {
   readonly counters = new SteeringCounters();
   readonly thread: number;
   readonly threads: number;

@@ -1,5 +1,22 @@
-import { MonotonicClock } from '../sys/monotonic-clock.js';
 import { TICK_US } from './timer-wheel.js';
+
+/**
+ * Where a stack's time comes from: writes monotonic milliseconds (fractional) into `cell[0]`. A cell, not a return
+ * value: a fractional number returned from a call V8 does not inline is boxed, an allocation per read. The dataplane
+ * passes CLOCK_MONOTONIC read without allocating (sys/monotonic-clock.ts); tests pass virtual time.
+ */
+export interface TimeSource {
+  read(cell: Float64Array): void;
+}
+
+/** performance.now(): what a stack uses when it is given no time source (it allocates a number per read). */
+export const performanceTime: TimeSource = { read(cell) { cell[0] = performance.now(); } };
+
+/** Time a test moves by hand (`ms`); one can drive several stacks. */
+export class VirtualTime implements TimeSource {
+  constructor(public ms = 1000) {}
+  read(cell: Float64Array): void { cell[0] = this.ms; }
+}
 
 /**
  * The dataplane's notion of now, read once per loop iteration (IX reads the TSC once per batch): every packet of a
@@ -17,8 +34,9 @@ export class Clock {
   tick = 0;
   /** TCP timestamp clock (RFC 7323 §5.4: 1 ms per tick), int32 wrapping. */
   tsval = 0;
-  private readonly source = new MonotonicClock();
   private readonly cell = new Float64Array(1);
+
+  constructor(private readonly source: TimeSource = performanceTime) {}
 
   update(): void {
     this.source.read(this.cell);

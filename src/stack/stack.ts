@@ -8,16 +8,18 @@ import {
   EthernetView, EtherType, ETH_HEADER_LEN, emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpUnreachCode, IcmpView, IpProtocol,
   Ipv4View, TcpView, UdpView, WireError, copyMac,
 } from '../wire/index.js';
-import { Clock } from './clock.js';
+import { Clock, type TimeSource } from './clock.js';
 import { IpInterface, type IpInterfaceOptions } from './ip-interface.js';
 import { Ipv4Reassembler } from './ip-reassembly.js';
 import { type TcpConfig, Tcp, TimerKind } from './tcp/tcp.js';
 import { tcpInput } from './tcp/tcp-input.js';
-import { TimerWheel } from './timer-wheel.js';
+import { TICK_US, TimerWheel } from './timer-wheel.js';
 import { Udp } from './udp.js';
 
 export interface StackOptions extends IpInterfaceOptions {
   tcp?: TcpConfig;
+  /** Where time comes from (default performance.now(); the dataplane passes an allocation-free monotonic clock). */
+  time?: TimeSource;
   /** Accept frames for any destination MAC (the device is promiscuous). Default false. */
   promisc?: boolean;
 }
@@ -39,8 +41,20 @@ export class StackCounters {
 /** ICMP errors we send per second at most (RFC 1812 §4.3.2.8 asks for a rate limit). */
 const ICMP_ERRORS_PER_S = 100;
 
+/**
+ * Frames of other threads' flows (`--threads N`): `divert` takes a received frame away from this stack (handing it to
+ * its owner), `intake` runs frames handed over by other threads through this stack; returns how many.
+ */
+export interface RxSteering {
+  divert(id: number): boolean;
+  intake(max: number): number;
+}
+
+/** Most frames one poll takes from the device. */
+export const MAX_POLL_BATCH = 1024;
+
 export class Stack {
-  readonly clock = new Clock();
+  readonly clock: Clock;
   readonly wheel: TimerWheel;
   readonly events: EventQueue;
   readonly iface: IpInterface;
@@ -58,7 +72,10 @@ export class Stack {
   private icmpWindowStart = 0;
   private icmpCount = 0;
 
+  private readonly rxIds = new Uint32Array(MAX_POLL_BATCH);
+
   constructor(opts: StackOptions) {
+    this.clock = new Clock(opts.time);
     this.clock.update();
     this.iface = new IpInterface(opts, this.clock);
     this.events = new EventQueue(1024, this.iface.bytes);
@@ -69,6 +86,46 @@ export class Stack {
     this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp);
     this.udp = new Udp(this.iface, this.events);
     this.promisc = opts.promisc ?? false;
+  }
+
+  /**
+   * One turn of the stack, the boundary a loop drives (smoltcp's `iface.poll`): hands the device frames it could not
+   * take before, builds segments for calls made outside an iteration, reads the time, fires due timers, takes up to
+   * `max` frames from the device queue through the layers and builds the segments they call for (ACKs). The turn's
+   * events are then in `events` for the app; after the app has run, `flush()` sends what its calls produced.
+   * Returns the frames received (0: idle).
+   */
+  poll(max: number, steering: RxSteering | null = null): number {
+    const iface = this.iface;
+    iface.flushTx();
+    this.tcp.flush();
+    this.timers();
+    const ids = this.rxIds;
+    let n = iface.device.rxBatch(iface.queue, ids, max < MAX_POLL_BATCH ? max : MAX_POLL_BATCH);
+    if (steering === null) {
+      for (let i = 0; i < n; i++) this.input(ids[i]);
+    } else {
+      for (let i = 0; i < n; i++) if (!steering.divert(ids[i])) this.input(ids[i]);
+      n += steering.intake(max);
+    }
+    this.tcp.flush();
+    return n;
+  }
+
+  /**
+   * Builds the segments of the calls the app made while handling this turn's events and hands every staged frame to
+   * the device: a reply leaves in the iteration that delivered its request (IX §4.2).
+   */
+  flush(): void {
+    this.tcp.flush();
+    this.iface.flushTx();
+  }
+
+  /** Milliseconds until the stack needs a poll if no frame arrives (smoltcp's `poll_delay`): 0 with frames still to send. */
+  pollDelay(): number {
+    if (this.iface.txPending > 0) return 0;
+    const ms = this.wheel.nextDue() * (TICK_US / 1000);
+    return ms > 0 ? ms : 0;
   }
 
   /** Takes a received frame (a pool buffer id whose length is in pool.len) through Ethernet/ARP/IPv4/L4. */

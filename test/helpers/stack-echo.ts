@@ -5,6 +5,7 @@
  */
 import { EventKind, type EventQueue } from '../../src/api/events.js';
 import type { NetApi } from '../../src/api/native.js';
+import { type TimeSource, VirtualTime } from '../../src/stack/clock.js';
 import { IP_B, stackPair } from './stack-pair.js';
 
 export const MSG = 64;
@@ -17,12 +18,9 @@ export interface Echo {
 }
 
 export function echoBench(opts: { virtualClock?: boolean } = {}): Echo {
-  const pair = stackPair({ tcp: { rcvBuf: 64 * 1024, sndBuf: 64 * 1024 } });
+  // A frozen virtual clock (no performance.now() per iteration) isolates the clock from the rest.
+  const pair = stackPair({ tcp: { rcvBuf: 64 * 1024, sndBuf: 64 * 1024 }, time: opts.virtualClock ? new VirtualTime() : undefined });
   const { a, b } = pair;
-  if (opts.virtualClock) {
-    // Freeze both stacks' clocks (no performance.now() per iteration): isolates the clock from the rest.
-    for (const s of [a, b]) s.stack.clock.update = () => {};
-  }
   const msg = new Uint8Array(MSG);
   for (let i = 0; i < MSG; i++) msg[i] = i * 7;
   const ring = new Uint8Array(64 * 1024);
@@ -84,23 +82,16 @@ export function echoBench(opts: { virtualClock?: boolean } = {}): Echo {
  * B releases what it receives at once. Full-sized segments, ACK every second one, cwnd growth, window updates.
  */
 export function bulkBench(opts: { virtualClock?: boolean; roundedRealClock?: boolean; stepMs?: number; check?: boolean } = {}): { run(iterations: number): number } {
-  const pair = stackPair({ tcp: { rcvBuf: 256 * 1024, sndBuf: 256 * 1024 } });
-  const { a, b } = pair;
   const vt = new Float64Array(1);
   const step = opts.stepMs ?? 0.02;
   const check = opts.check ?? true;
-  if (opts.virtualClock || opts.roundedRealClock) {
-    // Virtual time moving `stepMs` per iteration, without performance.now(): timers (delayed ACK) fire. Or the real
-    // clock rounded to whole milliseconds (integer µs values: a bisection aid).
-    const t0 = performance.now();
-    for (const s of [a, b]) {
-      const c = s.stack.clock;
-      c.update = () => {
-        const ms = opts.roundedRealClock ? Math.floor(performance.now() - t0) + 1000 : vt[0];
-        c.ms = ms; c.us = ms * 1000; c.msInt = Math.floor(ms) | 0; c.tick = Math.floor(c.us / 16); c.tsval = (Math.floor(ms) + 0x1000) | 0;
-      };
-    }
-  }
+  // Virtual time moving `stepMs` per iteration, without performance.now(): timers (delayed ACK) fire. Or the real
+  // clock rounded to whole milliseconds (integer µs values: a bisection aid).
+  const t0 = performance.now();
+  const time: TimeSource | undefined = opts.roundedRealClock ? { read(c) { c[0] = Math.floor(performance.now() - t0) + 1000; } }
+    : opts.virtualClock ? { read(c) { c[0] = vt[0]; } } : undefined;
+  const pair = stackPair({ tcp: { rcvBuf: 256 * 1024, sndBuf: 256 * 1024 }, time });
+  const { a, b } = pair;
   const data = new Uint8Array(1 << 20);
   for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
   const st = new Float64Array(6); // 0 client handle, 1 offset in data, 2 bytes received, 3 errors, 4 connected

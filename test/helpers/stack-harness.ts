@@ -1,7 +1,7 @@
 /**
  * Protocol-test bench for stack/: a virtual clock, a tapping Device (drop / hold / reorder / log / inject frames on
  * a memory-wire end), a raw peer that speaks frames built with wire/'s emit functions, a frame parser, and event
- * recorders. Nothing under src/ is changed: the virtual clock replaces one Stack's `clock.update` on the instance.
+ * recorders. Nothing under src/ is changed: the virtual clock is the stacks' time source (StackOptions.time).
  */
 import { ApiError } from '../../src/api/codes.js';
 import { EventKind, type EventQueue } from '../../src/api/events.js';
@@ -14,7 +14,7 @@ import { Mempool } from '../../src/mem/mempool.js';
 import { parseIpv4 } from '../../src/stack/ip-interface.js';
 import { Stack, type StackOptions } from '../../src/stack/stack.js';
 import type { TcpConn } from '../../src/stack/tcp/tcp-conn.js';
-import { TICK_US } from '../../src/stack/timer-wheel.js';
+import { VirtualTime } from '../../src/stack/clock.js';
 import {
   ArpView, EtherType, ETH_HEADER_LEN, IcmpView, Ipv4View, IpProtocol, TcpOptions, TcpView, UdpView,
   emitArp, emitEthernet, emitIcmp, emitIpv4, emitTcp, emitTcpOptions, emitUdp, ipv4AddrSum, ipv4FillChecksum,
@@ -30,24 +30,8 @@ export const BCAST = new Uint8Array(6).fill(0xff);
 
 // ---- virtual time ----------------------------------------------------------------------------------------------
 
-/** A clock the test moves by hand; shared by every stack it is installed in. */
-export class VirtualTime {
-  ms = 1000;
-}
-
-/** Makes `stack` read `vt` instead of performance.now() (same fields as Clock.update). */
-export function useVirtualClock(stack: Stack, vt: VirtualTime): void {
-  const c = stack.clock;
-  c.update = () => {
-    const ms = vt.ms;
-    c.ms = ms;
-    c.us = ms * 1000;
-    c.msInt = Math.floor(ms) | 0;
-    c.tick = Math.floor(c.us / TICK_US);
-    c.tsval = (Math.floor(ms) + 0x1000) | 0;
-  };
-  c.update();
-}
+/** A clock the test moves by hand (`vt.ms`); every stack of a bench reads it (StackOptions.time). */
+export { VirtualTime };
 
 // ---- parsed frames -------------------------------------------------------------------------------------------
 
@@ -420,8 +404,7 @@ export interface BenchOptions {
 }
 
 function makeSide(dev: TapDevice, ip: number, vt: VirtualTime, opts: BenchOptions, tcp: StackOptions['tcp'], batch: number | undefined): TSide {
-  const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp });
-  if (!opts.realClock) useVirtualClock(stack, vt);
+  const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp, time: opts.realClock ? undefined : vt });
   dev.now = () => (opts.realClock ? performance.now() : vt.ms);
   const api = new NetApi(stack);
   const rec = new Recorder({}, () => vt.ms);

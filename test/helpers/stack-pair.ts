@@ -7,6 +7,8 @@ import { ElasticThread } from '../../src/dataplane/elastic-thread.js';
 import { HeapDmaAllocator } from '../../src/mem/dma.js';
 import { Mempool } from '../../src/mem/mempool.js';
 import { parseIpv4 } from '../../src/stack/ip-interface.js';
+import type { TimeSource } from '../../src/stack/clock.js';
+import { MonotonicClock } from '../../src/sys/monotonic-clock.js';
 import { Stack, type StackOptions } from '../../src/stack/stack.js';
 
 export const IP_A = parseIpv4('10.9.0.1');
@@ -29,13 +31,14 @@ export interface Side {
   dev: MemoryEnd;
 }
 
-export function stackPair(opts: { poolSize?: number; tcp?: StackOptions['tcp']; batch?: number } = {}): { a: Side; b: Side; pump: (until: () => boolean, maxIter?: number) => number } {
+export function stackPair(opts: { poolSize?: number; tcp?: StackOptions['tcp']; batch?: number; time?: TimeSource } = {}): { a: Side; b: Side; pump: (until: () => boolean, maxIter?: number) => number } {
   const heap = new HeapDmaAllocator();
+  const clock = new MonotonicClock(); // the loop's clock (allocation-free), unless the test brings its own
   const poolA = new Mempool(heap, { count: opts.poolSize ?? 4096 });
   const poolB = new Mempool(heap, { count: opts.poolSize ?? 4096 });
   const wire = memoryWire(poolA, poolB, 1024);
   const side = (dev: MemoryEnd, ip: number, pool: Mempool): Side => {
-    const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp: opts.tcp });
+    const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp: opts.tcp, time: opts.time ?? clock });
     const api = new NetApi(stack);
     const app = new FnApp();
     return { stack, api, app, loop: new ElasticThread(stack, app, api, { batch: opts.batch ?? 64 }), pool, dev };
