@@ -12,6 +12,7 @@ import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
 import { Stack } from '../stack/stack.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
 import { IxyError } from '../util/errors.js';
+import { statsJson } from './stats-format.js';
 
 export interface StackRunOptions {
   dev: string;
@@ -26,6 +27,8 @@ export interface StackRunOptions {
   seconds?: number;
   /** Print a line a second (default true). */
   live?: boolean;
+  /** Print the live figures as one JSON object a line (NDJSON, stats-format.ts statsJson) instead of text. */
+  json?: boolean;
   print?: (line: string) => void;
   tcp?: TcpConfig;
 }
@@ -33,6 +36,8 @@ export interface StackRunOptions {
 export interface StackAppHooks<T extends App> {
   /** One line of live figures for the last `dt` seconds. */
   line?(app: T, dt: number): string;
+  /** The same figures for `--json` (called instead of `line`). */
+  figures?(app: T, dt: number): object;
   /** Asked to stop: let the app wind down (e.g. close connections); the loop stops when it is finished or after 2 s. */
   stop?(app: T, api: NetApi): void;
 }
@@ -64,7 +69,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     const api = new Api(stack);
     const loop = new ElasticThread(stack, app, api, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
-    if (o.live !== false) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+    if (o.live !== false && !o.json) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
     const t0 = performance.now();
     let stoppedBy: StackRunResult['stoppedBy'] = 'finished';
     let stopping = false;
@@ -82,9 +87,11 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     process.on('SIGTERM', onSignal);
     const timer = o.seconds !== undefined ? setTimeout(() => requestStop('time'), o.seconds * 1000) : null;
     let last = t0;
-    const ticker = o.live !== false && hooks.line ? setInterval(() => {
+    const live = o.json ? hooks.figures : hooks.line;
+    const ticker = o.live !== false && live ? setInterval(() => {
       const now = performance.now();
-      print(hooks.line!(app, (now - last) / 1000));
+      const dt = (now - last) / 1000;
+      print(o.json ? statsJson((now - t0) / 1000, hooks.figures!(app, dt)) : hooks.line!(app, dt));
       last = now;
     }, 1000) : null;
     try {
