@@ -8,6 +8,7 @@ import type { DeviceInfo } from '../apps/dataplane.js';
 import { fmt, summaryJson } from '../apps/stats-format.js';
 import { parseDeviceSpec, registeredDrivers, SimNic } from '../driver/index.js';
 import { IxyError, UsageError } from '../util/errors.js';
+import { describeParseArgsError } from '../util/parse-args-error.js';
 import { checkDistinctDevices, checkWritable } from './checks.js';
 import { runEcho, runNetcat, runPingpong } from './stack-commands.js';
 
@@ -172,14 +173,7 @@ function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    const msg = (e as Error).message;
-    const unknown = /Unknown option '([^']+)'/.exec(msg);
-    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(msg);
-    const missing = /Option '(--[^ ']+)[^']*' argument missing/.exec(msg);
-    if (unknown) throw new UsageError(`unknown option '${unknown[1]}' for '${name}' (see ixy ${name} --help)`);
-    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value; write a value starting with '-' as ${ambiguous[1]}=VALUE`);
-    if (missing) throw new UsageError(`${missing[1]} needs a value (see ixy ${name} --help)`);
-    throw new UsageError(`${msg.split('\n')[0]} (see ixy ${name} --help)`);
+    throw new UsageError(describeParseArgsError((e as Error).message, `see ixy ${name} --help`).replace(/^(unknown option '[^']+')/, `$1 for '${name}'`));
   }
   if (parsed.values.help) { console.log(commandHelp(name)); process.exit(0); }
   if (parsed.positionals.length !== c.positionals) {
