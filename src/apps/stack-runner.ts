@@ -11,7 +11,7 @@ import { Mempool } from '../mem/mempool.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
 import { Stack } from '../stack/stack.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import { statsJson } from './stats-format.js';
 
 export interface StackRunOptions {
@@ -114,7 +114,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
 }
 
 export function parseMacText(s: string): Uint8Array {
-  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new IxyError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new UsageError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
   return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
 }
 

@@ -139,6 +139,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
             devices[m.thread] = { spec: m.spec, driver: m.driver, mac: m.mac };
             if (o.live !== false && !o.json) print(`[thread ${m.thread}] up: ${m.spec}, driver ${m.driver}, MAC ${m.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
             if (++ready === n && o.live !== false && (o.json ? o.figures : o.line)) {
+              for (const x of workers) x.postMessage('stats'); // so that the first tick has figures to print
               let last = performance.now();
               ticker = setInterval(() => {
                 const now = performance.now();
