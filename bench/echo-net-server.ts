@@ -8,9 +8,9 @@
  *   node dist/bench/echo-net-server.js --ip 10.79.2.2 [--port 7] [--backlog 4096]
  */
 import * as net from 'node:net';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs } from './options.js';
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
   options: { ip: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '7' }, backlog: { type: 'string', default: '4096' } },
   strict: true,
 });

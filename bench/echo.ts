@@ -19,7 +19,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc } from './fwd-linux-proc.js';
 import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, saveResults, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
@@ -29,6 +28,7 @@ import {
 } from './stack-bench-topo.js';
 import { hbarChart } from './svg-bars.js';
 import { IXY_CLI, RESULTS_DIR } from './paths.js';
+import { benchOptions, parseBenchArgs } from './options.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = RESULTS_DIR;
@@ -292,7 +292,7 @@ function svg(r: Report): string {
 // ---------------------------------------------------------------------------------------------------------------
 
 function parseOptions(argv: string[]): Options & { replot: boolean } {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     args: argv,
     options: {
       seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, repeat: { type: 'string', default: '3' },
@@ -319,7 +319,7 @@ function parseOptions(argv: string[]): Options & { replot: boolean } {
 let current: Netlab | null = null;
 
 async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = benchOptions(() => parseOptions(process.argv.slice(2)));
   if (o.replot) {
     fs.writeFileSync(SVG_PATH, svg(JSON.parse(fs.readFileSync(JSON_PATH, 'utf8')) as Report));
     console.log(`wrote ${SVG_PATH}`);

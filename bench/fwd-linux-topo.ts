@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Netlab } from '../test/helpers/netns.js';
 import { buildTestFrame } from '../src/util/test-frame.js';
+import { optionError } from './options.js';
 
 /** CPU of the generator and CPU of the forwarder (the VM has two). */
 export const CPU_GEN = 0;
@@ -269,6 +270,6 @@ export function saveResults(jsonPath: string, svgPath: string, report: unknown, 
 /** A numeric command-line value of the benchmarks: `--k v`, a finite number ≥ min, or an error saying so. */
 export function numberOption(k: string, v: string, min: number): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${k} must be a number ≥ ${min}, not '${v}'`);
+  if (!Number.isFinite(n) || n < min) optionError(`--${k} must be a number ≥ ${min}, not '${v}'`);
   return n;
 }

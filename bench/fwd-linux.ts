@@ -17,7 +17,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { type Generator, GENERATORS, generatorByName, removeTmp, startXdpHelper } from './fwd-linux-gen.js';
 import { type Forwarder, FORWARDERS, type Running } from './fwd-linux-peers.js';
@@ -28,6 +27,7 @@ import {
 } from './fwd-linux-topo.js';
 import { hbarChart } from './svg-bars.js';
 import { RESULTS_DIR } from './paths.js';
+import { benchOptions, parseBenchArgs } from './options.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = RESULTS_DIR;
@@ -382,7 +382,7 @@ function ratio(a: FwdResult | undefined, b: FwdResult | undefined): number | nul
 // main
 
 function parseOptions(argv: string[]): Options & { replot: boolean } {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     args: argv,
     options: {
       seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '1' }, 'cal-seconds': { type: 'string', default: '2' },
@@ -474,7 +474,7 @@ async function calibrate(o: Options, say: (s: string) => void): Promise<{ chosen
 }
 
 async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = benchOptions(() => parseOptions(process.argv.slice(2)));
   if (o.replot) {
     const r = JSON.parse(fs.readFileSync(JSON_PATH, 'utf8')) as Report;
     fs.writeFileSync(SVG_PATH, svg(r));

@@ -22,7 +22,6 @@ import * as os from 'node:os';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { SimNic } from '../src/driver/sim/sim-nic.js';
 import { cpuMhz } from '../src/sys/cpu.js';
@@ -38,6 +37,7 @@ import { type CpuStalls, describe as describeStalls, MAX_GAPS, probeHostStalls, 
 import { GapLog } from '../src/util/gap-log.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
 import { RESULTS_DIR } from './paths.js';
+import { benchOptions, parseBenchArgs } from './options.js';
 
 const LINE_RATE_MPPS = 14.88; // 10 GbE, 64-byte frames
 const BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -134,7 +134,7 @@ function parsePlacement(v: string | undefined): Options['placement'] {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     args: argv,
     options: {
       batch: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, rate: { type: 'string' },
@@ -1162,7 +1162,7 @@ function replot(): void {
 }
 
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = benchOptions(() => parseOptions(process.argv.slice(2)));
   if (o.replot) { replot(); return; }
   if (process.getuid?.() === 0 && undoStaleShield()) console.error('# fwd-sim: undid the CPU shield an earlier --isolate run left behind');
   if (process.execArgv.includes('--trace-gc')) {

@@ -28,8 +28,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { RESULTS_DIR } from './paths.js';
+import { optionError, parseBenchArgs } from './options.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RUN = path.resolve(HERE, '../vm/run.js');
@@ -132,7 +132,7 @@ function hostGHz(): number {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     options: {
       transport: { type: 'string', default: 'modern' },
       batches: { type: 'string', default: '1,2,4,8,16,32,64,128,256' },
@@ -152,13 +152,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const transport = values.transport!;
-  if (transport !== 'legacy' && transport !== 'modern') throw new Error(`--transport must be legacy or modern, got ${transport}`);
+  if (transport !== 'legacy' && transport !== 'modern') optionError(`--transport must be legacy or modern, got ${transport}`);
   const batches = values.batches!.split(',').map(Number);
-  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 256)) throw new Error(`--batches: integers 1..256, got ${values.batches}`);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 256)) optionError(`--batches: integers 1..256, got ${values.batches}`);
   const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 60)) throw new Error(`--seconds must be 0..60, got ${values.seconds}`);
+  if (!(seconds > 0 && seconds <= 60)) optionError(`--seconds must be 0..60, got ${values.seconds}`);
   const dpdkBatches = values['no-dpdk'] || values['dpdk-batches'] === '' ? [] : values['dpdk-batches']!.split(',').map(Number);
-  if (dpdkBatches.some((b) => !Number.isInteger(b) || b < 1 || b > 512)) throw new Error(`--dpdk-batches: integers 1..512, got ${values['dpdk-batches']}`);
+  if (dpdkBatches.some((b) => !Number.isInteger(b) || b < 1 || b > 512)) optionError(`--dpdk-batches: integers 1..512, got ${values['dpdk-batches']}`);
   // testpmd only where this host has it: else the dpdk row is an error and the guest boots without it
   let dpdkError: string | undefined = values['no-dpdk'] ? 'not run (--no-dpdk)' : undefined;
   if (!dpdkError && !fs.existsSync(DPDK_TESTPMD)) dpdkError = `${DPDK_TESTPMD} is not installed on the host (apt-get install dpdk)`;

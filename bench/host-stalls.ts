@@ -14,7 +14,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { makeThisThreadRealtime, pinThisThread } from '../src/sys/cpu.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
@@ -22,6 +21,7 @@ import { GapLog, type GapList } from '../src/util/gap-log.js';
 import { shieldCpu, undoStaleShield } from './cpu-shield.js';
 import * as path from 'node:path';
 import { RESULTS_DIR } from './paths.js';
+import { optionError, parseBenchArgs } from './options.js';
 
 const MIN_GAP_US = 5;
 export const MAX_GAPS = 1 << 19;
@@ -205,7 +205,7 @@ export function describe(s: CpuStalls): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     options: { seconds: { type: 'string' }, json: { type: 'boolean' }, isolate: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   }
   if (process.getuid?.() === 0 && undoStaleShield()) console.error('# host-stalls: undid the CPU shield an earlier --isolate run left behind');
   const seconds = Number(values.seconds ?? 5);
-  if (!(seconds > 0)) throw new Error(`--seconds ${values.seconds} is invalid`);
+  if (!(seconds > 0)) optionError(`--seconds ${values.seconds} is invalid: use a number of seconds > 0`);
   const cpus = os.cpus().map((_, i) => i);
   const shielded = values.isolate === true ? cpus[cpus.length - 1] : -1;
   const shield = shielded >= 0 ? shieldCpu(shielded, cpus.filter((c) => c !== shielded)) : null;

@@ -14,7 +14,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Netlab } from '../test/helpers/netns.js';
 import { Proc, which } from './fwd-linux-proc.js';
 import { allThreads, numberOption, saveResults, sleep } from './fwd-linux-topo.js';
@@ -24,6 +23,7 @@ import {
 } from './stack-bench-topo.js';
 import { lineChart } from './svg.js';
 import { IXY_CLI, RESULTS_DIR } from './paths.js';
+import { benchOptions, parseBenchArgs } from './options.js';
 
 const RESULTS = RESULTS_DIR;
 const JSON_PATH = path.join(RESULTS, 'pingpong.json');
@@ -200,7 +200,7 @@ function table(rows: Row[]): string {
 }
 
 function parseOptions(argv: string[]): Options & { replot: boolean } {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs({
     args: argv,
     options: {
       repeat: { type: 'string', default: '3' }, sizes: { type: 'string' }, rounds: { type: 'string', default: '1000' }, 'min-ms': { type: 'string', default: '200' },
@@ -228,7 +228,7 @@ let tmpDir: string | null = null;
 const removeTmp = (): void => { if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true }); tmpDir = null; };
 
 async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = benchOptions(() => parseOptions(process.argv.slice(2)));
   if (o.replot) {
     fs.writeFileSync(SVG_PATH, svg(JSON.parse(fs.readFileSync(JSON_PATH, 'utf8')) as Report));
     console.log(`wrote ${SVG_PATH}`);

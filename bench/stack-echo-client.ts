@@ -20,7 +20,6 @@
  *        [--connections 64] [--size 64] [--rounds 0] [--batch 64] [--warmup 2] [--seconds 5] [--time-wait-ms 60000]
  */
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
-import { parseArgs } from 'node:util';
 import { NetApi } from '../src/api/native.js';
 import { EchoClient } from '../src/apps/echo-client.js';
 import { ElasticThread } from '../src/dataplane/elastic-thread.js';
@@ -30,8 +29,9 @@ import { parseIpv4, parseIpv4Cidr } from '../src/stack/ip-interface.js';
 import { Stack } from '../src/stack/stack.js';
 import { threadCpuNs } from '../src/sys/cpu.js';
 import { HISTOGRAM_BUCKETS, percentile } from '../src/util/histogram.js';
+import { optionError, parseBenchArgs } from './options.js';
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs({
   options: {
     dev: { type: 'string' }, ip: { type: 'string' }, connect: { type: 'string' }, port: { type: 'string', default: '7' },
     connections: { type: 'string', default: '64' }, size: { type: 'string', default: '64' }, rounds: { type: 'string', default: '0' },
@@ -40,7 +40,7 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-if (!values.dev || !values.ip || !values.connect) throw new Error('--dev, --ip and --connect are required');
+if (!values.dev || !values.ip || !values.connect) optionError('--dev, --ip and --connect are required');
 const warmupMs = Number(values.warmup) * 1000;
 const measureMs = Number(values.seconds) * 1000;
 

@@ -8,16 +8,16 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Netlab } from '../test/helpers/netns.js';
 import { numberOption } from './fwd-linux-topo.js';
 import { collectionsByIsolate } from './trace-gc-lines.js';
 import { RESULTS_DIR } from './paths.js';
+import { parseBenchArgs } from './options.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESULTS = `${RESULTS_DIR}/`;
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '3' } } });
+const { values } = parseBenchArgs({ options: { seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '3' } } });
 const seconds = numberOption('seconds', values.seconds, 1);
 const warmup = numberOption('warmup', values.warmup, 0);
 

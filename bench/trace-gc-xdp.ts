@@ -7,18 +7,18 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Netlab } from '../test/helpers/netns.js';
 import { collectionsByIsolate } from './trace-gc-lines.js';
 import { RESULTS_DIR } from './paths.js';
+import { optionError, parseBenchArgs } from './options.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESULTS = `${RESULTS_DIR}/`;
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, rate: { type: 'string', default: '0.3' } } });
+const { values } = parseBenchArgs({ options: { seconds: { type: 'string', default: '20' }, rate: { type: 'string', default: '0.3' } } });
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
-if (!(seconds > 0) || !(rate > 0)) throw new Error('--seconds and --rate must be positive numbers');
+if (!(seconds > 0) || !(rate > 0)) optionError('--seconds and --rate must be positive numbers');
 
 const lab = new Netlab();
 process.on('SIGINT', () => { lab.cleanupSync(); process.exit(130); });

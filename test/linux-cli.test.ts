@@ -43,7 +43,7 @@ describe('CLI on Linux interfaces', { skip: canUseNetns() ? false : 'needs root 
     try {
       const ns = lab.ns('e');
       const r = await lab.run(ns, ['node', CLI, 'pktgen', 'xdp:lo,mode=turbo', '--count', '1']);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 2, 'a malformed spec is a usage error');
       assert.match(r.stderr.trim(), /^ixy: .*mode.*native.*generic/);
     } finally {
       await lab.cleanup();

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type Device, type DeviceStats, dmaAllocatorFor, emptyStats, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, SimNic } from '../driver/index.js';
 import { Mempool } from '../mem/mempool.js';
 import { pinThisThread, threadCpuNs } from '../sys/cpu.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import {
   C_ACK, C_REQ, C_STOP, type DataplaneConfig, DEV_FIELDS, D_RX_BYTES, D_RX_DROPPED, D_RX_PACKETS, D_TX_BYTES,
   D_TX_PACKETS, F_CPU_NS, F_DEV_BASE, F_DROPPED, F_ELAPSED_MS, F_WORK, type WorkerMessage,
@@ -85,5 +85,5 @@ try {
   run();
 } catch (e) {
   const err = e as Error;
-  post({ type: 'error', message: err.message, userError: err instanceof IxyError });
+  post({ type: 'error', message: err.message, userError: err instanceof IxyError, usageError: err instanceof UsageError });
 }

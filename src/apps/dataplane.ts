@@ -60,4 +60,4 @@ export interface DeviceInfo {
 export type WorkerMessage =
   | { type: 'ready'; devices: DeviceInfo[] }
   | { type: 'done'; work: number; dropped: number; cpuNs: number; elapsedMs: number; leaked: number }
-  | { type: 'error'; message: string; userError: boolean };
+  | { type: 'error'; message: string; userError: boolean; usageError: boolean };

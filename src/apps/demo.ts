@@ -1,5 +1,5 @@
 import { SimNic } from '../driver/sim/sim-nic.js';
-import { fmt } from './stats-format.js';
+import { fmt, summaryJson } from './stats-format.js';
 import { runDataplane } from './run.js';
 
 export interface DemoOptions {
@@ -60,7 +60,7 @@ export async function runDemo(o: DemoOptions, print: (l: string) => void = conso
       nic,
       {
         seconds: o.seconds + Math.max(0, o.warmup),
-        live: !o.json,
+        json: o.json,
         print,
         onReady: (devs) => {
           if (!o.json) for (const d of devs) print(`  ${d.spec}: ${d.driver}, MAC ${d.mac}, link ${d.linkMbps} Mbit/s`);
@@ -112,7 +112,7 @@ export async function runDemo(o: DemoOptions, print: (l: string) => void = conso
     // Every loss must be explained by a counter: frames the NIC missed or the forwarder could not queue.
     const unexplained = v.lost - v.missedByNic - v.droppedByForwarder;
     v.ok = measuring && v.generated > 0 && v.lost >= v.missedByNic && unexplained <= 0 && v.reordered === 0 && v.duplicated === 0 && v.leakedBuffers === 0;
-    if (o.json) print(JSON.stringify(v));
+    if (o.json) print(summaryJson(v));
     else {
       print(`verdict: ${v.ok ? 'PASS' : 'FAIL'} — generated ${v.generated}, forwarded ${v.forwarded}, lost ${v.lost} ` +
         `(${v.missedByNic} missed by the NIC while the forwarder was not running, ${v.droppedByForwarder} dropped at a full TX ring), ` +

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { EventKind, type EventQueue } from '../api/events.js';
 import type { App, NetApi } from '../api/native.js';
+import { fileError } from '../util/errors.js';
 
 export interface NetcatOptions {
   /** Listen on this port (server) … */
@@ -31,7 +32,7 @@ export class Netcat implements App {
   private readonly fd: number;
 
   constructor(private readonly o: NetcatOptions) {
-    this.fd = o.outFile ? openSync(o.outFile, 'w') : -1;
+    this.fd = o.outFile ? openOut(o.outFile) : -1;
   }
 
   get receivedSha256(): string { return this.rxHash.copy().digest('hex'); }
@@ -103,5 +104,13 @@ export class Netcat implements App {
   private done(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.finished = true;
+  }
+}
+
+function openOut(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (e) {
+    throw fileError('write --out', path, e);
   }
 }

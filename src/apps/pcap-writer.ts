@@ -5,7 +5,7 @@
  * chunks; appending a packet allocates nothing.
  */
 import * as fs from 'node:fs';
-import { IxyError } from '../util/errors.js';
+import { fileError, IxyError } from '../util/errors.js';
 
 const MAGIC_MICROSECONDS = 0xa1b2c3d4;
 const LINKTYPE_ETHERNET = 1;
@@ -25,7 +25,7 @@ export class PcapWriter {
     try {
       this.fd = fs.openSync(path, 'w');
     } catch (e) {
-      throw new IxyError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: check the directory exists and is writable`);
+      throw fileError('write', path, e);
     }
     this.buf = Buffer.alloc(Math.max(bufferBytes, snaplen + RECORD_HEADER));
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);

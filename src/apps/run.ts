@@ -1,12 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { SimNic } from '../driver/sim/sim-nic.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import {
   C_ACK, C_REQ, C_STOP, CTL_WORDS, type DataplaneConfig, DEV_FIELDS, D_RX_BYTES, D_RX_DROPPED, D_RX_PACKETS,
-  D_TX_BYTES, D_TX_PACKETS, type DeviceInfo, F_CPU_NS, F_DEV_BASE, F_DROPPED, F_ELAPSED_MS, STATS_F64,
+  D_TX_BYTES, D_TX_PACKETS, type DeviceInfo, F_CPU_NS, F_DEV_BASE, F_DROPPED, F_ELAPSED_MS, F_WORK, STATS_F64,
   type WorkerMessage,
 } from './dataplane.js';
-import { rateLine } from './stats-format.js';
+import { rateLine, rates, statsJson } from './stats-format.js';
 
 export type RunConfig = Omit<DataplaneConfig, 'ctl' | 'stats' | 'sim'>;
 
@@ -29,6 +29,8 @@ export interface RunHooks {
   seconds?: number;
   /** Print per-second statistics lines (default true). */
   live?: boolean;
+  /** Print the per-second figures as one JSON object a line instead of text (stats-format.ts statsJson). */
+  json?: boolean;
   print?: (line: string) => void;
   /** Called once a second with the seconds since start (e.g. to print tester figures). */
   onSecond?: (elapsed: number) => void;
@@ -59,7 +61,7 @@ export async function runDataplane(cfg: RunConfig, sim: SimNic | null, hooks: Ru
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'ready') { devices = m.devices; }
     else if (m.type === 'done') done = m;
-    else failure = m.userError ? new IxyError(m.message) : new Error(m.message);
+    else failure = m.usageError ? new UsageError(m.message) : m.userError ? new IxyError(m.message) : new Error(m.message);
     wake();
   });
   worker.on('error', (e) => { failure = e; wake(); });
@@ -92,11 +94,20 @@ export async function runDataplane(cfg: RunConfig, sim: SimNic | null, hooks: Ru
         await snapshot();
         const dt = (f[F_ELAPSED_MS] - prev[F_ELAPSED_MS]) / 1000 || 1;
         if (hooks.live !== false) {
-          for (let i = 0; i < devices.length; i++) {
+          const perDevice = devices.map((d, i) => {
             const b = F_DEV_BASE + i * DEV_FIELDS;
-            print(rateLine(devices[i].spec, f[b + D_RX_PACKETS] - prev[b + D_RX_PACKETS], f[b + D_RX_BYTES] - prev[b + D_RX_BYTES],
-              f[b + D_TX_PACKETS] - prev[b + D_TX_PACKETS], f[b + D_TX_BYTES] - prev[b + D_TX_BYTES], dt));
-          }
+            return rates(f[b + D_RX_PACKETS] - prev[b + D_RX_PACKETS], f[b + D_RX_BYTES] - prev[b + D_RX_BYTES],
+              f[b + D_TX_PACKETS] - prev[b + D_TX_PACKETS], f[b + D_TX_BYTES] - prev[b + D_TX_BYTES], dt);
+          });
+          if (hooks.json) {
+            print(statsJson((Date.now() - t0) / 1000, {
+              devices: perDevice.map((r, i) => {
+                const b = F_DEV_BASE + i * DEV_FIELDS;
+                return { spec: devices[i].spec, ...r, rxPackets: f[b + D_RX_PACKETS], txPackets: f[b + D_TX_PACKETS], rxMissed: f[b + D_RX_DROPPED] };
+              }),
+              work: f[F_WORK], dropped: f[F_DROPPED],
+            }));
+          } else for (let i = 0; i < devices.length; i++) print(rateLine(devices[i].spec, perDevice[i]));
         }
         prev.set(f);
         hooks.onSecond?.((Date.now() - t0) / 1000);

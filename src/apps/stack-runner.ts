@@ -12,7 +12,8 @@ import { Mempool } from '../mem/mempool.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
 import { Stack } from '../stack/stack.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
+import { statsJson } from './stats-format.js';
 
 export interface StackRunOptions {
   dev: string;
@@ -27,6 +28,8 @@ export interface StackRunOptions {
   seconds?: number;
   /** Print a line a second (default true). */
   live?: boolean;
+  /** Print the live figures as one JSON object a line (NDJSON, stats-format.ts statsJson) instead of text. */
+  json?: boolean;
   print?: (line: string) => void;
   tcp?: TcpConfig;
   /** Take an interface that carries the default route, or a PCI device the kernel uses (--force). */
@@ -36,6 +39,8 @@ export interface StackRunOptions {
 export interface StackAppHooks<T extends App> {
   /** One line of live figures for the last `dt` seconds. */
   line?(app: T, dt: number): string;
+  /** The same figures for `--json` (called instead of `line`). */
+  figures?(app: T, dt: number): object;
   /** Asked to stop: let the app wind down (e.g. close connections); the loop stops when it is finished or after 2 s. */
   stop?(app: T, api: NetApi): void;
 }
@@ -67,7 +72,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     const api = new Api(stack);
     const loop = new ElasticThread(stack, app, api, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
-    if (o.live !== false) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+    if (o.live !== false && !o.json) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
     const t0 = performance.now();
     let stoppedBy: StackRunResult['stoppedBy'] = 'finished';
     let stopping = false;
@@ -85,9 +90,11 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     process.on('SIGTERM', onSignal);
     const timer = o.seconds !== undefined ? setTimeout(() => requestStop('time'), o.seconds * 1000) : null;
     let last = t0;
-    const ticker = o.live !== false && hooks.line ? setInterval(() => {
+    const live = o.json ? hooks.figures : hooks.line;
+    const ticker = o.live !== false && live ? setInterval(() => {
       const now = performance.now();
-      print(hooks.line!(app, (now - last) / 1000));
+      const dt = (now - last) / 1000;
+      print(o.json ? statsJson((now - t0) / 1000, hooks.figures!(app, dt)) : hooks.line!(app, dt));
       last = now;
     }, 1000) : null;
     try {
@@ -110,7 +117,7 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
 }
 
 export function parseMacText(s: string): Uint8Array {
-  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new IxyError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(s)) throw new UsageError(`'${s}' is not a MAC address: use six hex bytes like 02:00:00:00:00:01`);
   return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
 }
 

@@ -14,7 +14,7 @@ import { Steering } from '../dataplane/steering.js';
 import { Mempool } from '../mem/mempool.js';
 import { Stack } from '../stack/stack.js';
 import { pinThisThread } from '../sys/cpu.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import { EchoClient } from './echo-client.js';
 import { EchoServer } from './echo-server.js';
 import type { ThreadApp, ThreadFigures, ThreadMessage, ThreadWorkerConfig } from './stack-threads.js';
@@ -93,5 +93,5 @@ async function run(): Promise<void> {
 
 run().catch((e: unknown) => {
   const err = e as Error;
-  post({ type: 'error', thread: cfg.thread, message: err.message, userError: err instanceof IxyError });
+  post({ type: 'error', thread: cfg.thread, message: err.message, userError: err instanceof IxyError, usageError: err instanceof UsageError });
 }).finally(() => parentPort!.close());

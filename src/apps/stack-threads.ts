@@ -11,10 +11,11 @@ import { DATAPLANE_YOUNG_MB, quietHeap } from '../dataplane/quiet-heap.js';
 import type { SteeringCounters } from '../dataplane/steering.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Address } from '../stack/ip-interface.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import { HISTOGRAM_BUCKETS } from '../util/histogram.js';
 import type { EchoClientOptions } from './echo-client.js';
 import { parseMacText, type StackRunOptions } from './stack-runner.js';
+import { statsJson } from './stats-format.js';
 
 export type ThreadApp = { kind: 'echo-server'; port: number } | { kind: 'echo-client'; client: EchoClientOptions };
 
@@ -63,7 +64,7 @@ export type ThreadMessage =
   | { type: 'ready'; thread: number; spec: string; driver: string; mac: string }
   | { type: 'stats'; figures: ThreadFigures }
   | { type: 'done'; figures: ThreadFigures; leakedBuffers: number }
-  | { type: 'error'; thread: number; message: string; userError: boolean };
+  | { type: 'error'; thread: number; message: string; userError: boolean; usageError: boolean };
 
 export interface ThreadsResult {
   elapsedMs: number;
@@ -83,6 +84,8 @@ export interface ThreadsOptions extends StackRunOptions {
   signal?: AbortSignal;
   /** One live line from the per-thread figures of the last second. */
   line?(now: ThreadFigures[], prev: ThreadFigures[], dt: number): string;
+  /** The same figures for `--json` (called instead of `line`). */
+  figures?(now: ThreadFigures[], prev: ThreadFigures[], dt: number): object;
 }
 
 /** The same app (per thread: `appFor(i)`) on N threads; resolves when they all stopped. */
@@ -134,13 +137,16 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
         w.on('message', (m: ThreadMessage) => {
           if (m.type === 'ready') {
             devices[m.thread] = { spec: m.spec, driver: m.driver, mac: m.mac };
-            if (o.live !== false) print(`[thread ${m.thread}] up: ${m.spec}, driver ${m.driver}, MAC ${m.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
-            if (++ready === n && o.live !== false && o.line) {
+            if (o.live !== false && !o.json) print(`[thread ${m.thread}] up: ${m.spec}, driver ${m.driver}, MAC ${m.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+            if (++ready === n && o.live !== false && (o.json ? o.figures : o.line)) {
+              for (const x of workers) x.postMessage('stats'); // so that the first tick has figures to print
               let last = performance.now();
               ticker = setInterval(() => {
                 const now = performance.now();
                 if (latest.every((f) => f !== null)) {
-                  print(o.line!(latest as ThreadFigures[], prevFig.map((p, k) => p ?? zeroFigures(k)), (now - last) / 1000));
+                  const prev = prevFig.map((p, k) => p ?? zeroFigures(k));
+                  const dt = (now - last) / 1000;
+                  print(o.json ? statsJson((now - t0) / 1000, o.figures!(latest as ThreadFigures[], prev, dt)) : o.line!(latest as ThreadFigures[], prev, dt));
                   for (let k = 0; k < n; k++) prevFig[k] = latest[k];
                 }
                 last = now;
@@ -150,7 +156,7 @@ export async function runStackThreads(o: ThreadsOptions, appFor: (thread: number
           } else if (m.type === 'stats') latest[m.figures.thread] = m.figures;
           else if (m.type === 'done') { done[m.figures.thread] = m.figures; leaked += m.leakedBuffers; }
           else if (m.type === 'error') {
-            failure ??= m.userError ? new IxyError(`thread ${m.thread}: ${m.message}`) : new Error(`thread ${m.thread}: ${m.message}`);
+            failure ??= m.usageError ? new UsageError(m.message) : m.userError ? new IxyError(`thread ${m.thread}: ${m.message}`) : new Error(`thread ${m.thread}: ${m.message}`);
             stopAll('signal', 'halt');
           }
         });

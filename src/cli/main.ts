@@ -5,9 +5,11 @@ import { devicesReport, printDevices } from '../apps/devices.js';
 import { PKTGEN_STREAM } from '../apps/pktgen.js';
 import { type RunResult, runDataplane } from '../apps/run.js';
 import type { DeviceInfo } from '../apps/dataplane.js';
-import { fmt } from '../apps/stats-format.js';
-import { parseDeviceSpec, SimNic } from '../driver/index.js';
-import { IxyError } from '../util/errors.js';
+import { fmt, summaryJson } from '../apps/stats-format.js';
+import { parseDeviceSpec, registeredDrivers, SimNic } from '../driver/index.js';
+import { IxyError, UsageError } from '../util/errors.js';
+import { describeParseArgsError } from '../util/parse-args-error.js';
+import { checkDistinctDevices, checkWritable } from './checks.js';
 import { runEcho, runNetcat, runPingpong } from './stack-commands.js';
 
 type Kind = 'int' | 'number' | 'string' | 'boolean';
@@ -28,6 +30,10 @@ const SIM_WIRE: Opt = {
   default: 'tester',
 };
 const JSON_OPT: Opt = { kind: 'boolean', help: 'print the result as one JSON object on the last line' };
+const JSON_LIVE: Opt = {
+  kind: 'boolean',
+  help: 'machine-readable output (NDJSON): a {"type":"stats",…} object a second, then a {"type":"summary",…} object',
+};
 
 const DEV: Opt = { kind: 'string', help: 'the device the stack runs on (xdp:IF, packet:IF, tap:NAME, virtio:…, ixgbe:…, impair:…/DEV)' };
 const IP: Opt = { kind: 'string', help: "the stack's IPv4 address and prefix, A.B.C.D/N" };
@@ -37,7 +43,7 @@ const STACK_OPTS: Record<string, Opt> = {
   mac: { kind: 'string', help: "the stack's MAC (default: the device's; on tap: the tap's with the last byte changed)" },
   port: { kind: 'int', help: 'TCP port', default: '7', min: 1, max: 65535 },
   batch: { kind: 'int', help: 'B: most packets taken per loop iteration (IX: 64)', default: '64', min: 1, max: 1024 },
-  'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_OPT, force: FORCE,
+  'pool-size': { ...POOL, default: '16384' }, 'ring-size': RING, seconds: SECONDS, json: JSON_LIVE, force: FORCE,
   'sim-wire': { kind: 'string', help: 'with --dev sim:N: the Linux interfaces IF0,IF1 the simulated ports are cabled to (where the peers are)' },
 };
 
@@ -51,7 +57,7 @@ const COMMANDS: Record<string, Command> = {
       rate: { kind: 'number', help: 'offered load in Mpps (capped at 10 GbE line rate, 14.88)', default: '2', min: 0.000001, max: 14.88 },
       batch: BATCH, 'ring-size': RING, 'pool-size': POOL,
       'no-pin': { kind: 'boolean', help: 'do not pin the NIC model to CPU 0 and the forwarder to CPU 1' },
-      json: JSON_OPT,
+      json: JSON_LIVE,
     },
   },
   fwd: {
@@ -59,7 +65,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'forward packets between two devices in both directions, touching one byte of each',
     options: {
       batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU,
-      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_OPT,
+      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_LIVE,
     },
   },
   pktgen: {
@@ -69,7 +75,7 @@ const COMMANDS: Record<string, Command> = {
       rate: { kind: 'number', help: 'Mpps to send, 0 = as fast as possible', default: '0', min: 0, max: 1000 },
       dst: { kind: 'string', help: 'destination MAC', default: 'ff:ff:ff:ff:ff:ff' },
       count: { kind: 'int', help: 'stop after sending this many frames (0: no limit)', default: '0', min: 0, max: Number.MAX_SAFE_INTEGER },
-      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU, 'sim-wire': SIM_WIRE, json: JSON_OPT,
+      batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU, 'sim-wire': SIM_WIRE, json: JSON_LIVE,
     },
   },
   pcap: {
@@ -80,7 +86,7 @@ const COMMANDS: Record<string, Command> = {
       snaplen: { kind: 'int', help: 'bytes of each packet to keep', default: '65535', min: 14, max: 262144 },
       'no-promisc': { kind: 'boolean', help: 'do not put the device in promiscuous mode' },
       batch: BATCH, seconds: SECONDS, 'ring-size': RING, 'pool-size': POOL, force: FORCE, cpu: CPU,
-      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_OPT,
+      'sim-rate': SIM_RATE, 'sim-wire': SIM_WIRE, json: JSON_LIVE,
     },
   },
   echo: {
@@ -134,13 +140,16 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-export class UsageError extends IxyError {}
-
 function mainHelp(): string {
   const lines = ['ixy.ts — a user-space network dataplane for Node.js', '', 'usage: ixy <command> [options]   (ixy <command> --help for its options)', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
-  lines.push('', 'devices are named by specs: sim:N, ixgbe:0000:03:00.0 (see `ixy devices`)');
+  lines.push('', ...deviceKindsHelp());
   return lines.join('\n');
+}
+
+/** Every device kind's spec, one a line (the driver registry's usage lines). */
+function deviceKindsHelp(): string[] {
+  return ['devices are named by specs (`ixy devices` lists what this machine has):', ...registeredDrivers().map((d) => `  ${d.usage}`)];
 }
 
 function commandHelp(name: string): string {
@@ -152,6 +161,7 @@ function commandHelp(name: string): string {
     lines.push(`  --${(k + arg).padEnd(18)} ${o.help}${def}`);
   }
   lines.push(`  --${'help'.padEnd(18)} show this help`);
+  if (c.usage.includes('<dev')) lines.push('', ...deviceKindsHelp());
   return lines.join('\n');
 }
 
@@ -163,14 +173,7 @@ function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    const msg = (e as Error).message;
-    const unknown = /Unknown option '([^']+)'/.exec(msg);
-    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(msg);
-    const missing = /Option '(--[^ ']+)[^']*' argument missing/.exec(msg);
-    if (unknown) throw new UsageError(`unknown option '${unknown[1]}' for '${name}' (see ixy ${name} --help)`);
-    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value; write a value starting with '-' as ${ambiguous[1]}=VALUE`);
-    if (missing) throw new UsageError(`${missing[1]} needs a value (see ixy ${name} --help)`);
-    throw new UsageError(`${msg.split('\n')[0]} (see ixy ${name} --help)`);
+    throw new UsageError(describeParseArgsError((e as Error).message, `see ixy ${name} --help`).replace(/^(unknown option '[^']+')/, `$1 for '${name}'`));
   }
   if (parsed.values.help) { console.log(commandHelp(name)); process.exit(0); }
   if (parsed.positionals.length !== c.positionals) {
@@ -188,6 +191,7 @@ function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<
       const range = `${o.min ?? '-∞'}..${o.max ?? '∞'}`;
       throw new UsageError(`--${k} must be ${o.kind === 'int' ? 'an integer' : 'a number'} in ${range}, not '${String(raw)}'`);
     }
+    if (k === 'ring-size' && (n & (n - 1)) !== 0) throw new UsageError(`--ring-size must be a power of two in ${o.min}..${o.max}, not '${String(raw)}'`);
     v[k] = n;
   }
   if (name !== 'echo' && name !== 'pingpong' && typeof v.batch === 'number' && typeof v['ring-size'] === 'number' && v.batch > v['ring-size']) {
@@ -267,11 +271,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'fwd': {
+      checkDistinctDevices(pos);
       const nic = await simFor(pos, v['sim-rate'] as number, v['sim-wire'] as string);
       try {
         const r = await runDataplane({ app: 'fwd', devices: pos, force: v.force === true, promisc: true, rateMpps: 0, dst: [], cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp });
-        if (v.json) console.log(JSON.stringify(r)); else printTotals(r, 'forwarded');
+          { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp });
+        if (v.json) console.log(summaryJson(r)); else printTotals(r, 'forwarded');
         return 0;
       } finally { await nic?.stop(); }
     }
@@ -280,9 +285,9 @@ async function main(argv: string[]): Promise<number> {
       const nic = await simFor(pos, 0, v['sim-wire'] as string);
       try {
         const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, count: v.count as number, cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
+          { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
         const sink = nic ? nic.tester(Number(parseDeviceSpec(pos[0]).arg)).streams[PKTGEN_STREAM] : null;
-        if (v.json) console.log(JSON.stringify({ ...r, sink }));
+        if (v.json) console.log(summaryJson({ ...r, sink }));
         else {
           printTotals(r, 'sent');
           if (sink) console.log(`  simulated sink: received ${sink.unique}, lost ${r.work - sink.unique}, reordered ${sink.reordered}, duplicated ${sink.duplicated}`);
@@ -291,13 +296,15 @@ async function main(argv: string[]): Promise<number> {
       } finally { await nic?.stop(); }
     }
     case 'pcap': {
+      parseDeviceSpec(pos[0]);
+      checkWritable(pos[1], 'the pcap file');
       const nic = await simFor([pos[0]], v['sim-rate'] as number, v['sim-wire'] as string);
       try {
         const r = await runDataplane({
           app: 'pcap', devices: [pos[0]], force: v.force === true, promisc: v['no-promisc'] !== true, rateMpps: 0, dst: [],
           count: v.count as number, pcapFile: pos[1], snaplen: v.snaplen as number, cpu: v.cpu as number, ...common,
-        }, nic, { seconds: v.seconds as number | undefined, live: v.json !== true, onReady: v.json ? undefined : printDevicesUp });
-        if (v.json) console.log(JSON.stringify({ ...r, file: pos[1] }));
+        }, nic, { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp });
+        if (v.json) console.log(summaryJson({ ...r, file: pos[1] }));
         else { printTotals(r, 'captured'); console.log(`  wrote ${pos[1]}`); }
         return 0;
       } finally { await nic?.stop(); }
@@ -306,11 +313,17 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/** Users get one line per error; a message with line breaks (rare, from below) is joined. */
+function oneLine(s: string): string {
+  return s.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ');
+}
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: Error) => {
-    if (e instanceof IxyError && !process.env.IXY_DEBUG) console.error(`ixy: ${e.message}`);
-    else console.error(`ixy: internal error: ${e.stack ?? e.message}`);
+    if (process.env.IXY_DEBUG) console.error(`ixy: ${e.stack ?? e.message}`);
+    else if (e instanceof IxyError) console.error(`ixy: ${oneLine(e.message)}`);
+    else console.error(`ixy: internal error: ${oneLine(String(e.message ?? e))} (IXY_DEBUG=1 shows where; please report it)`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },
 );

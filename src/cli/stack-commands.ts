@@ -7,30 +7,47 @@ import { PingpongClient } from '../apps/pingpong.js';
 import { runStackApp, type StackRunOptions, type StackRunResult } from '../apps/stack-runner.js';
 import { runStackThreads, type ThreadFigures } from '../apps/stack-threads.js';
 import type { EchoClientOptions } from '../apps/echo-client.js';
-import { fmt } from '../apps/stats-format.js';
-import { parseIpv4 } from '../stack/ip-interface.js';
-import { IxyError } from '../util/errors.js';
+import { fmt, summaryJson } from '../apps/stats-format.js';
+import { formatIpv4, parseIpv4, parseIpv4Cidr, prefixMask } from '../stack/ip-interface.js';
+import { fileError, IxyError, UsageError } from '../util/errors.js';
 import { percentile } from '../util/histogram.js';
 
 type Values = Record<string, string | number | boolean | undefined>;
 
 function stackOptions(v: Values): StackRunOptions {
-  if (typeof v.dev !== 'string') throw new IxyError('--dev is required: the device the stack runs on, e.g. --dev xdp:veth0 or --dev tap:ixy0');
-  if (typeof v.ip !== 'string') throw new IxyError("--ip is required: the stack's address and prefix, e.g. --ip 10.0.0.2/24");
+  if (typeof v.dev !== 'string') throw new UsageError('--dev is required: the device the stack runs on, e.g. --dev xdp:veth0 or --dev tap:ixy0');
+  if (typeof v.ip !== 'string') throw new UsageError("--ip is required: the stack's address and prefix, e.g. --ip 10.0.0.2/24");
+  checkHostAddress(v.ip, v.gateway as string | undefined);
   return {
     dev: v.dev, ip: v.ip, gateway: v.gateway as string | undefined, mac: v.mac as string | undefined,
     batch: v.batch as number, poolSize: v['pool-size'] as number, ringSize: v['ring-size'] as number,
-    seconds: v.seconds as number | undefined, live: v.json !== true, force: v.force === true,
+    seconds: v.seconds as number | undefined, live: true, json: v.json === true, force: v.force === true,
   };
 }
 
+/** `--ip` must name one host of its network (not the network or broadcast address), and `--gateway` must be on it. */
+function checkHostAddress(ip: string, gateway: string | undefined): void {
+  const { ip: a, prefix } = parseIpv4Cidr(ip);
+  const mask = prefixMask(prefix);
+  const net = `${formatIpv4(a & mask)}/${prefix}`;
+  const first = a >>> 24;
+  if (first === 0 || first === 127 || first >= 224) {
+    throw new UsageError(`--ip ${ip} is not a unicast host address (0/8, 127/8 loopback, 224/3 multicast or reserved): use one like 10.0.0.2/24`);
+  }
+  if (prefix <= 30 && (a & ~mask) === 0) throw new UsageError(`--ip ${ip} is the network address of ${net}: use a host address, e.g. ${formatIpv4((a & mask) + 2)}/${prefix}`);
+  if (prefix <= 30 && (a | mask) === -1) throw new UsageError(`--ip ${ip} is the broadcast address of ${net}: use a host address, e.g. ${formatIpv4((a & mask) + 2)}/${prefix}`);
+  if (gateway !== undefined && (parseIpv4(gateway, 'gateway') & mask) !== (a & mask)) {
+    throw new UsageError(`--gateway ${gateway} is not on the stack's network ${net}: the next hop must be reachable without a router`);
+  }
+}
+
 function mode(m: string, cmd: string): 'server' | 'client' {
-  if (m !== 'server' && m !== 'client') throw new IxyError(`'${m}' is not a mode of ${cmd}: use 'ixy ${cmd} server' or 'ixy ${cmd} client'`);
+  if (m !== 'server' && m !== 'client') throw new UsageError(`'${m}' is not a mode of ${cmd}: use 'ixy ${cmd} server' or 'ixy ${cmd} client'`);
   return m;
 }
 
 function target(v: Values, cmd: string): number {
-  if (typeof v.connect !== 'string') throw new IxyError(`${cmd} client needs --connect A.B.C.D (the server's address)`);
+  if (typeof v.connect !== 'string') throw new UsageError(`${cmd} client needs --connect A.B.C.D (the server's address)`);
   return parseIpv4(v.connect, 'server address');
 }
 
@@ -49,14 +66,19 @@ export async function runEcho(m: string, v: Values): Promise<number> {
   if (mode(m, 'echo') === 'server') {
     const app = new EchoServer(v.port as number);
     let prev = 0;
+    const figures = (a: EchoServer, dt: number): { mbPerSec: number; bytesEchoed: number; accepted: number; closed: number } => {
+      const d = a.bytesEchoed - prev; prev = a.bytesEchoed;
+      return { mbPerSec: d / dt / 1e6, bytesEchoed: a.bytesEchoed, accepted: a.accepted, closed: a.closed };
+    };
     const r = await runStackApp(o, app, {
+      figures,
       line: (a, dt) => {
-        const d = a.bytesEchoed - prev; prev = a.bytesEchoed;
-        return `[echo server] ${fmt(d / dt / 1e6)} MB/s echoed, connections accepted ${a.accepted}, closed ${a.closed}`;
+        const f = figures(a, dt);
+        return `[echo server] ${fmt(f.mbPerSec)} MB/s echoed, connections accepted ${f.accepted}, closed ${f.closed}`;
       },
     });
     const out = { mode: 'server', accepted: app.accepted, closed: app.closed, bytesEchoed: app.bytesEchoed, ...summary(r) };
-    if (v.json) console.log(JSON.stringify(out));
+    if (v.json) console.log(summaryJson(out));
     else console.log(`echo server: ${app.accepted} connections, ${app.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
     return 0;
   }
@@ -65,10 +87,15 @@ export async function runEcho(m: string, v: Values): Promise<number> {
     rounds: v.rounds as number, messages: v.messages as number,
   });
   let prev = 0;
+  const figures = (a: EchoClient, dt: number): { msgsPerSec: number; messages: number; p50Us: number; p99Us: number; failures: number } => {
+    const d = a.messages - prev; prev = a.messages;
+    return { msgsPerSec: d / dt, messages: a.messages, p50Us: percentile(a.rtt, 50), p99Us: percentile(a.rtt, 99), failures: a.failures };
+  };
   const r = await runStackApp(o, app, {
+    figures,
     line: (a, dt) => {
-      const d = a.messages - prev; prev = a.messages;
-      return `[echo client] ${fmt(d / dt)} msgs/s, p50 ${percentile(a.rtt, 50)} µs, p99 ${percentile(a.rtt, 99)} µs, failures ${a.failures}`;
+      const f = figures(a, dt);
+      return `[echo client] ${fmt(f.msgsPerSec)} msgs/s, p50 ${f.p50Us} µs, p99 ${f.p99Us} µs, failures ${f.failures}`;
     },
     stop: (a, api) => a.stop(api),
   });
@@ -78,7 +105,7 @@ export async function runEcho(m: string, v: Values): Promise<number> {
     failures: app.failures, rttUs: { p50: percentile(app.rtt, 50), p99: percentile(app.rtt, 99), p999: percentile(app.rtt, 99.9) },
     ...summary(r),
   };
-  if (v.json) console.log(JSON.stringify(out));
+  if (v.json) console.log(summaryJson(out));
   else {
     console.log(`echo client: ${app.messages} messages in ${fmt(secs, 1)} s (${fmt(app.messages / secs)} msgs/s), ` +
       `${app.connectionsOpened} connections, ${app.failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);
@@ -90,11 +117,11 @@ export async function runPingpong(m: string, v: Values): Promise<number> {
   if (mode(m, 'pingpong') === 'server') return runEcho('server', v);
   const o = stackOptions(v);
   const sizes = String(v.sizes).split(',').map((x) => Number(x));
-  if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new IxyError(`--sizes '${v.sizes}' must be positive integers separated by commas`);
+  if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new UsageError(`--sizes '${v.sizes}' must be integers 1..16777216 separated by commas, e.g. 1,64,1024`);
   const app = new PingpongClient({ ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number, warmupRounds: v.warmup as number });
   const r = await runStackApp(o, app, {});
   if (app.failed) throw new IxyError(`pingpong: ${app.failed}`);
-  if (v.json) console.log(JSON.stringify({ mode: 'client', points: app.results, ...summary(r) }));
+  if (v.json) console.log(summaryJson({ mode: 'client', points: app.results, ...summary(r) }));
   else {
     console.log('     size   rounds   one-way µs (mean / min)   Mbit/s');
     for (const p of app.results) {
@@ -107,15 +134,15 @@ export async function runPingpong(m: string, v: Values): Promise<number> {
 export async function runNetcat(v: Values): Promise<number> {
   const o = stackOptions(v);
   const listen = v.listen as number | undefined;
-  if ((listen === undefined) === (v.connect === undefined)) throw new IxyError('nc needs exactly one of --listen PORT or --connect A.B.C.D');
+  if ((listen === undefined) === (v.connect === undefined)) throw new UsageError('nc needs exactly one of --listen PORT or --connect A.B.C.D (with --port P)');
   let data: Uint8Array = new Uint8Array(0);
   if (typeof v.in === 'string') {
-    try { data = readFileSync(v.in); } catch (e) { throw new IxyError(`cannot read --in ${v.in}: ${(e as Error).message}`); }
+    try { data = readFileSync(v.in); } catch (e) { throw fileError('read --in', v.in, e); }
   }
   const app = new Netcat({ listen, connectIp: listen === undefined ? target(v, 'nc') : undefined, port: v.port as number, data, outFile: v.out as string | undefined });
   const r = await runStackApp({ ...o, live: false }, app, {});
   const out = { sent: app.bytesSent, sentSha256: app.sentSha256, received: app.bytesReceived, receivedSha256: app.receivedSha256, failed: app.failed, ...summary(r) };
-  if (v.json) console.log(JSON.stringify(out));
+  if (v.json) console.log(summaryJson(out));
   else console.log(`sent ${app.bytesSent} bytes sha256 ${out.sentSha256}\nreceived ${app.bytesReceived} bytes sha256 ${out.receivedSha256}`);
   if (app.failed) throw new IxyError(`nc: ${app.failed}`);
   return r.stoppedBy === 'finished' ? 0 : 1;
@@ -128,12 +155,23 @@ async function runEchoThreads(m: 'server' | 'client', o: StackRunOptions, v: Val
   let client: EchoClientOptions | null = null;
   if (m === 'client') {
     const conns = v.connections as number;
-    if (conns < threads) throw new IxyError(`--connections ${conns} is fewer than --threads ${threads}: each thread needs at least one`);
+    if (conns < threads) throw new UsageError(`--connections ${conns} is fewer than --threads ${threads}: each thread needs at least one`);
     client = { ip: target(v, 'echo'), port: v.port as number, connections: conns, size: v.size as number, rounds: v.rounds as number, messages: v.messages as number };
   }
   const share = (total: number, i: number): number => Math.floor(total / threads) + (i < total % threads ? 1 : 0);
   const r = await runStackThreads({
     ...o, threads, pin: v.pin === true,
+    figures: (now, prev, dt) => {
+      const rate = (f: ThreadFigures, p: ThreadFigures): number => (m === 'server'
+        ? ((f.bytesEchoed ?? 0) - (p.bytesEchoed ?? 0)) / dt / 1e6 : ((f.messages ?? 0) - (p.messages ?? 0)) / dt);
+      const perThread = now.map((f, i) => (m === 'server'
+        ? { thread: i, mbPerSec: rate(f, prev[i]), bytesEchoed: f.bytesEchoed ?? 0, connections: f.connections ?? 0 }
+        : { thread: i, msgsPerSec: rate(f, prev[i]), messages: f.messages ?? 0, failures: f.failures ?? 0 }));
+      const total = now.reduce((s, f, i) => s + rate(f, prev[i]), 0);
+      return m === 'server'
+        ? { mbPerSec: total, bytesEchoed: sum(now, 'bytesEchoed'), connections: sum(now, 'connections'), perThread }
+        : { msgsPerSec: total, messages: sum(now, 'messages'), failures: sum(now, 'failures'), perThread };
+    },
     line: (now, prev, dt) => {
       const per = now.map((f, i) => m === 'server'
         ? `t${i} ${fmt(((f.bytesEchoed ?? 0) - (prev[i].bytesEchoed ?? 0)) / dt / 1e6)} MB/s ${f.connections} conns`
@@ -152,7 +190,7 @@ async function runEchoThreads(m: 'server' | 'client', o: StackRunOptions, v: Val
   const base = { mode: m, threads, elapsedMs: r.elapsedMs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers, devices: r.devices, perThread };
   if (m === 'server') {
     const out = { ...base, accepted: sum(r.perThread, 'connections'), bytesEchoed: sum(r.perThread, 'bytesEchoed') };
-    if (v.json) console.log(JSON.stringify(out));
+    if (v.json) console.log(summaryJson(out));
     else console.log(`echo server (${threads} threads): ${out.accepted} connections, ${out.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
     return 0;
   }
@@ -162,7 +200,7 @@ async function runEchoThreads(m: 'server' | 'client', o: StackRunOptions, v: Val
     ...base, messages, msgsPerSec: messages / secs, connectionsOpened: sum(r.perThread, 'connections'), failures,
     rttUs: { p50: percentile(r.rtt, 50), p99: percentile(r.rtt, 99), p999: percentile(r.rtt, 99.9) },
   };
-  if (v.json) console.log(JSON.stringify(out));
+  if (v.json) console.log(summaryJson(out));
   else {
     console.log(`echo client (${threads} threads): ${messages} messages in ${fmt(secs, 1)} s (${fmt(messages / secs)} msgs/s), ` +
       `${out.connectionsOpened} connections, ${failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);

@@ -1,6 +1,6 @@
 import type { Mempool } from '../mem/mempool.js';
 import type { DmaAllocator } from '../mem/dma.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import type { Device, DeviceOptions } from './device.js';
 
 /** A device spec split into its kind and argument: `ixgbe:0000:03:00.0` → { kind: 'ixgbe', arg: '0000:03:00.0' }. */
@@ -55,12 +55,23 @@ export function registeredDrivers(): DriverEntry[] {
 export function parseDeviceSpec(text: string): DeviceSpec {
   const colon = text.indexOf(':');
   const kinds = [...drivers.keys()].join(', ');
-  if (colon <= 0 || colon === text.length - 1) {
-    throw new IxyError(`'${text}' is not a device spec: use KIND:ARG with KIND one of ${kinds} (e.g. sim:0, ixgbe:0000:03:00.0)`);
-  }
+  if (colon <= 0 || colon === text.length - 1) throw new UsageError(`'${text}' is not a device spec: ${specSuggestion(text)}`);
   const kind = text.slice(0, colon);
-  if (!drivers.has(kind)) throw new IxyError(`unknown device kind '${kind}' in '${text}': use one of ${kinds}`);
+  if (!drivers.has(kind)) {
+    const pci = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(text) ? ` (a PCI device is taken with ixgbe:${text} or virtio:${text})` : '';
+    throw new UsageError(`unknown device kind '${kind}' in '${text}': use one of ${kinds}${pci}`);
+  }
   return { kind, arg: text.slice(colon + 1), text };
+}
+
+/** What the user probably meant by a spec without a kind: an interface name, a port number, or neither. */
+function specSuggestion(text: string): string {
+  const kinds = `KIND:ARG with KIND one of ${[...drivers.keys()].join(', ')} (see ixy devices)`;
+  if (/^\d+$/.test(text)) return `use sim:${text} for port ${text} of the simulated 82599, or ${kinds}`;
+  if (/^[A-Za-z0-9_.@-]{1,15}$/.test(text)) {
+    return `for the Linux interface ${text} use xdp:${text} (AF_XDP) or packet:${text} (AF_PACKET); otherwise ${kinds}`;
+  }
+  return `use ${kinds}, e.g. sim:0, xdp:veth0, packet:veth0, tap:ixy0`;
 }
 
 function entryOf(spec: DeviceSpec): DriverEntry {

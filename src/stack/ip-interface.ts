@@ -8,7 +8,7 @@
  */
 import type { Device } from '../driver/device.js';
 import type { Mempool } from '../mem/mempool.js';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import {
   ARP_LEN, ArpOp, ArpView, BROADCAST_MAC, copyMac, emitArp, emitEthernet, emitIpv4, ETH_HEADER_LEN, ETH_MIN_FRAME,
   EtherType, IPV4_DEFAULT_TTL, IPV4_HEADER_LEN, ZERO_MAC,
@@ -254,23 +254,23 @@ function frameLen(len: number): number {
 }
 
 export function prefixMask(prefix: number): number {
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new IxyError(`prefix length /${prefix} is invalid: use 0..32`);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new UsageError(`prefix length /${prefix} is invalid: use 0..32`);
   return prefix === 0 ? 0 : (-1 << (32 - prefix)) | 0;
 }
 
 /** Parses `A.B.C.D` to int32, or throws a one-line IxyError naming `what`. */
 export function parseIpv4(text: string, what = 'address'): number {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m || m.slice(1).some((p) => Number(p) > 255)) throw new IxyError(`'${text}' is not an IPv4 ${what}: use A.B.C.D`);
+  if (!m || m.slice(1).some((p) => Number(p) > 255)) throw new UsageError(`'${text}' is not an IPv4 ${what}: use A.B.C.D`);
   return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) | 0;
 }
 
 /** Parses `A.B.C.D/N`. */
 export function parseIpv4Cidr(text: string): Ipv4Address {
   const slash = text.indexOf('/');
-  if (slash < 0) throw new IxyError(`'${text}' has no prefix length: use A.B.C.D/N, e.g. 10.0.0.2/24`);
+  if (slash < 0) throw new UsageError(`'${text}' has no prefix length: use A.B.C.D/N, e.g. 10.0.0.2/24`);
   const prefix = Number(text.slice(slash + 1));
-  if (!/^\d{1,2}$/.test(text.slice(slash + 1)) || prefix > 32) throw new IxyError(`'${text}' has a bad prefix length: use /0 to /32`);
+  if (!/^\d{1,2}$/.test(text.slice(slash + 1)) || prefix > 32) throw new UsageError(`'${text}' has a bad prefix length: use /0 to /32`);
   return { ip: parseIpv4(text.slice(0, slash)), prefix };
 }
 

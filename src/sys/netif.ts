@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import { errnoMessage, koffi, lastErrno, libc } from './libc.js';
 
 /** include/uapi/linux/if.h: names are at most IFNAMSIZ - 1 = 15 bytes plus the NUL. */
@@ -55,7 +55,7 @@ export function ifnameProblem(name: string, allowTemplate = false): string | nul
 /** Writes `name` NUL-terminated into ifr_name of a zeroed 40-byte ifreq. */
 export function writeIfreqName(ifr: Buffer, name: string): void {
   const problem = ifnameProblem(name, true);
-  if (problem) throw new IxyError(`${problem}: use 1..${IFNAMSIZ - 1} characters`);
+  if (problem) throw new UsageError(`${problem}: use 1..${IFNAMSIZ - 1} characters`);
   ifr.fill(0, 0, IFNAMSIZ);
   ifr.write(name, 0, 'utf8');
 }
@@ -78,7 +78,7 @@ export function ifindexOrZero(name: string): number {
 /** The interface's index; a clear error when the name is malformed or no such interface exists here. */
 export function ifindexOf(name: string): number {
   if (ifnameProblem(name) !== null) {
-    throw new IxyError(`'${name}' is not an interface name (1..${IFNAMSIZ - 1} characters, no whitespace, '/', ':' or '%'): see ip link`);
+    throw new UsageError(`'${name}' is not an interface name (1..${IFNAMSIZ - 1} characters, no whitespace, '/', ':' or '%'): see ip link`);
   }
   const i = ifindexOrZero(name);
   if (i === 0) throw missingInterface(name);

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IxyError } from '../util/errors.js';
+import { IxyError, UsageError } from '../util/errors.js';
 import { EMPTY_SCAN, type KernelNetdev, type NetdevScan, scanKernelNetdevs } from './kernel-netdevs.js';
 import { libc, errnoMessage, viewOf, O_RDWR, O_SYNC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_FAILED } from './libc.js';
 
@@ -50,7 +50,7 @@ const ADDR_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0
 /** `0000:03:00.0` or `03:00.0` → `0000:03:00.0` (device number 0–0x1f, function 0–7). */
 export function parsePciAddress(s: string): string {
   const m = ADDR_RE.exec(s);
-  if (!m) throw new IxyError(`'${s}' is not a PCI address: use DDDD:BB:DD.F, e.g. 0000:03:00.0 (see \`ixy devices\`)`);
+  if (!m) throw new UsageError(`'${s}' is not a PCI address: use DDDD:BB:DD.F, e.g. 0000:03:00.0 (see \`ixy devices\`)`);
   return `${m[1] ?? '0000'}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
 }
 

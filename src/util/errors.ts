@@ -16,3 +16,34 @@ export class SimFault extends IxyError {
     super(message, 'ESIMFAULT');
   }
 }
+
+/**
+ * Something wrong in the command line itself (a missing or malformed option, a spec or address that cannot be
+ * parsed): the CLI exits 2 for these, 1 for every other error.
+ */
+export class UsageError extends IxyError {
+  override readonly name: string = 'UsageError';
+  constructor(message: string) {
+    super(message, 'EUSAGE');
+  }
+}
+
+/** What to do about a file system error, by its code. */
+const FILE_HINTS: Record<string, string> = {
+  ENOENT: 'check the path (does the directory exist?)',
+  ENOTDIR: 'check the path: a part of it is not a directory',
+  EISDIR: 'name a file, not a directory',
+  EACCES: 'check its permissions, or run as a user who may',
+  EPERM: 'check its permissions, or run as a user who may',
+  EROFS: 'it is on a read-only file system: pick another place',
+  ENOSPC: 'the file system is full',
+};
+
+/** A file system error as one line: `cannot <verb> <path>: no such file or directory (ENOENT): <what to do>`. */
+export function fileError(verb: string, path: string, e: unknown): IxyError {
+  const err = e as NodeJS.ErrnoException;
+  const m = /^[A-Z]+: ([^,]+)/.exec(err.message ?? '');
+  const cause = err.code && m ? `${m[1]} (${err.code})` : (err.message ?? String(e)).split('\n')[0];
+  const hint = err.code ? FILE_HINTS[err.code] : undefined;
+  return new IxyError(`cannot ${verb} ${path}: ${cause}${hint ? `: ${hint}` : ''}`);
+}

@@ -1,7 +1,7 @@
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
 import { type DmaPath, isNetworkClass, NO_SCAN, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
 import { dmaAllocatorForPci, openPciPlatform, parseDmaOption } from '../../sys/vfio.js';
-import { IxyError } from '../../util/errors.js';
+import { IxyError, UsageError } from '../../util/errors.js';
 import { MmioBar } from '../bar.js';
 import { registerDriver } from '../open.js';
 import { INTEL_VENDOR, IXGBE_DEVICE_IDS } from './device-ids.js';
@@ -25,7 +25,7 @@ function parseIxgbeArg(arg: string): { address: string; dma?: DmaPath } {
   let dma: DmaPath | undefined;
   for (const o of opts) {
     const d = parseDmaOption(o);
-    if (d === null) throw new IxyError(`unknown ixgbe option '${o}' in '${arg}': use ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap]`);
+    if (d === null) throw new UsageError(`unknown ixgbe option '${o}' in '${arg}': use ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap]`);
     dma = d;
   }
   return { address: parsePciAddress(addr ?? ''), ...(dma ? { dma } : {}) };

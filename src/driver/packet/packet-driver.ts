@@ -1,6 +1,6 @@
 import { linuxMemory } from '../../mem/mmap-dma.js';
 import { ifnameProblem } from '../../sys/netif.js';
-import { IxyError } from '../../util/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { refuseDefaultRouteLink } from '../default-route-guard.js';
 import { registerDriver, type DeviceSpec } from '../open.js';
 import { PacketDevice } from './packet-device.js';
@@ -8,7 +8,7 @@ import { PacketDevice } from './packet-device.js';
 /** The interface name of `packet:<ifname>`, or a one-line error. */
 export function parsePacketSpec(spec: DeviceSpec): string {
   const problem = ifnameProblem(spec.arg);
-  if (problem) throw new IxyError(`'${spec.text}' is not a packet device: ${problem}; use packet:IFNAME, e.g. packet:eth0 (see ip link)`);
+  if (problem) throw new UsageError(`'${spec.text}' is not a packet device: ${problem}; use packet:IFNAME, e.g. packet:eth0 (see ip link)`);
   return spec.arg;
 }
 

@@ -1,5 +1,5 @@
 import { Mempool } from '../../mem/mempool.js';
-import { IxyError } from '../../util/errors.js';
+import { IxyError, UsageError } from '../../util/errors.js';
 import { IxgbeDevice, type IxgbePlatform } from '../ixgbe/ixgbe.js';
 import { registerDriver, type DeviceSpec, type QueueShare } from '../open.js';
 import { SimNic } from './sim-nic.js';
@@ -15,7 +15,7 @@ function nicFor(spec: DeviceSpec): SimNic {
 /** `N` or `N,queue=Q` (Q: the hardware queue pair a `--threads` thread drives; set by shareQueues). */
 function parseSimSpec(spec: DeviceSpec): { port: number; queue: number | undefined } {
   const m = /^(\d+)(?:,queue=(\d{1,2}))?$/.exec(spec.arg);
-  if (!m) throw new IxyError(`'${spec.text}' is not a simulated port: use sim:N, e.g. sim:0`);
+  if (!m) throw new UsageError(`'${spec.text}' is not a simulated port: use sim:N, e.g. sim:0`);
   return { port: Number(m[1]), queue: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
@@ -31,7 +31,7 @@ function platformFor(spec: DeviceSpec, port: number): IxgbePlatform {
  */
 function shareQueues(spec: DeviceSpec, threads: number): QueueShare {
   const { port, queue } = parseSimSpec(spec);
-  if (queue !== undefined) throw new IxyError(`'${spec.text}': give the port only (sim:${port}) with --threads`);
+  if (queue !== undefined) throw new UsageError(`'${spec.text}': give the port only (sim:${port}) with --threads`);
   if (threads > 16) throw new IxyError(`--threads ${threads}: the simulated 82599 has 16 queue pairs here: use 1..16`);
   const nic = nicFor(spec);
   // The primary needs a pool to satisfy the driver's checks; it allocates no buffers (no rings of its own).

@@ -1,6 +1,6 @@
 import { linuxMemory } from '../../mem/mmap-dma.js';
 import { ifnameProblem } from '../../sys/netif.js';
-import { IxyError } from '../../util/errors.js';
+import { IxyError, UsageError } from '../../util/errors.js';
 import type { DeviceOptions } from '../device.js';
 import { registerDriver, type DeviceSpec } from '../open.js';
 import { TapDevice } from './tap-device.js';
@@ -18,13 +18,13 @@ const USAGE = 'use tap:NAME[,mq=N], e.g. tap:ixy0 or tap:ixy0,mq=2';
 export function parseTapSpec(spec: DeviceSpec): TapSpec {
   const [name, ...options] = spec.arg.split(',');
   const problem = ifnameProblem(name, true);
-  if (problem) throw new IxyError(`'${spec.text}' is not a TAP device: ${problem}; ${USAGE}`);
+  if (problem) throw new UsageError(`'${spec.text}' is not a TAP device: ${problem}; ${USAGE}`);
   let mq: number | undefined;
   for (const o of options) {
     const m = /^mq=(.*)$/.exec(o);
-    if (!m) throw new IxyError(`'${spec.text}' has an unknown option '${o}': ${USAGE}`);
+    if (!m) throw new UsageError(`'${spec.text}' has an unknown option '${o}': ${USAGE}`);
     if (!/^\d+$/.test(m[1]) || Number(m[1]) < 1 || Number(m[1]) > MAX_TAP_QUEUES) {
-      throw new IxyError(`'${spec.text}': mq=${m[1]} is not a queue count: use mq=1..${MAX_TAP_QUEUES}`);
+      throw new UsageError(`'${spec.text}': mq=${m[1]} is not a queue count: use mq=1..${MAX_TAP_QUEUES}`);
     }
     mq = Number(m[1]);
   }

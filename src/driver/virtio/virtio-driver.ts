@@ -4,7 +4,7 @@ import type { DmaAllocator } from '../../mem/dma.js';
 import { HugepageDmaAllocator } from '../../sys/hugepages.js';
 import { type DmaPath, isNetworkClass, NO_SCAN, type PciDeviceInfo, parsePciAddress, readPciDevice } from '../../sys/pci.js';
 import { dmaAllocatorForPci, openPciPlatform, parseDmaOption, type PciPlatform } from '../../sys/vfio.js';
-import { IxyError } from '../../util/errors.js';
+import { IxyError, UsageError } from '../../util/errors.js';
 import type { DeviceOptions } from '../device.js';
 import { type DeviceSpec, registerDriver } from '../open.js';
 import { LEGACY_CONFIG, LEGACY_CONFIG_MSIX, LegacyTransport } from './legacy.js';
@@ -39,7 +39,7 @@ export function parseVirtioArg(arg: string): VirtioSpec {
     const m = /^mode=(legacy|modern)$/.exec(o);
     const d = parseDmaOption(o);
     if (d !== null) { dma = d; continue; }
-    if (!m) throw new IxyError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap]`);
+    if (!m) throw new UsageError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap]`);
     mode = m[1] as VirtioSpec['mode'];
   }
   return { address: parsePciAddress(addr ?? ''), mode, ...(dma ? { dma } : {}) };

@@ -3,7 +3,7 @@
  * the XDP program in the driver (native), on the generic skb path (generic), or native when the driver can (auto).
  */
 import { linuxMemory } from '../../mem/mmap-dma.js';
-import { IxyError } from '../../util/errors.js';
+import { IxyError, UsageError } from '../../util/errors.js';
 import { ifindexOf, readQueueCounts } from '../../sys/netif.js';
 import { refuseDefaultRouteLink } from '../default-route-guard.js';
 import { registerDriver, type DeviceSpec, type QueueShare } from '../open.js';
@@ -20,19 +20,19 @@ export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
   let queue = 0;
   if (at >= 0) {
     const q = head.slice(at + 1);
-    if (!/^\d{1,4}$/.test(q)) throw new IxyError(`'${spec.text}': '${q}' is not a queue number: use xdp:${ifname}@N with N = 0, 1, …`);
+    if (!/^\d{1,4}$/.test(q)) throw new UsageError(`'${spec.text}': '${q}' is not a queue number: use xdp:${ifname}@N with N = 0, 1, …`);
     queue = Number(q);
   }
-  if (ifname === '') throw new IxyError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`);
+  if (ifname === '') throw new UsageError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`);
   let mode: XdpModeRequest = 'auto';
   let xskmapFd: number | undefined;
   for (const o of opts) {
     const j = /^xskmap=(\d{1,9})$/.exec(o);
     if (j) { xskmapFd = Number(j[1]); continue; } // set by shareQueues for --threads, not by users
     const m = /^mode=(.*)$/.exec(o);
-    if (!m) throw new IxyError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`);
+    if (!m) throw new UsageError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`);
     if (m[1] !== 'native' && m[1] !== 'generic' && m[1] !== 'auto') {
-      throw new IxyError(`'${spec.text}': mode '${m[1]}' is invalid: use mode=native, mode=generic or mode=auto`);
+      throw new UsageError(`'${spec.text}': mode '${m[1]}' is invalid: use mode=native, mode=generic or mode=auto`);
     }
     mode = m[1];
   }
