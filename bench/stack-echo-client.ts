@@ -20,7 +20,6 @@
  *        [--connections 64] [--size 64] [--rounds 0] [--batch 64] [--warmup 2] [--seconds 5] [--time-wait-ms 60000]
  */
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
-import { NetApi } from '../src/api/native.js';
 import { EchoClient } from '../src/apps/echo-client.js';
 import { ElasticThread } from '../src/dataplane/elastic-thread.js';
 import { dmaAllocatorFor, type Device, openDevice, parseDeviceSpec, poolHeadroomFor } from '../src/driver/index.js';
@@ -57,12 +56,12 @@ async function main(): Promise<void> {
   let device: Device | null = openDevice(spec, { pool, ringSize: Number(values['ring-size']) });
   try {
     const stack = new Stack({ device, addresses: [addr], gateway: 0, tcp: { timeWaitMs: Number(values['time-wait-ms']) }, time: new MonotonicClock() });
-    const api = new NetApi(stack);
+    const api = stack.api;
     const app = new EchoClient({
       ip: parseIpv4(values.connect!, 'server address'), port: Number(values.port), connections: Number(values.connections),
       size: Number(values.size), rounds: Number(values.rounds), messages: 0,
     });
-    const loop = new ElasticThread(stack, app, api, { batch: Number(values.batch) });
+    const loop = new ElasticThread(stack, app, { batch: Number(values.batch) });
     const snap = (): Snap => {
       const c = loop.counters;
       const bs = Array.from(c.batchSizes);

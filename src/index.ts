@@ -11,7 +11,7 @@ export { createPool, type PoolOptions } from './dataplane/pool.js';
 export { Mempool, type MempoolOptions } from './mem/mempool.js';
 export { Stack, type StackOptions, StackCounters } from './stack/stack.js';
 export { formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Address } from './stack/ip-interface.js';
-export { type App, NetApi } from './api/native.js';
+export type { App, NetApi } from './api/native.js';
 export { EventKind, EventQueue } from './api/events.js';
 export { ApiError, apiErrorName, DeathReason, deathReasonName } from './api/codes.js';
 export { ElasticThread, type ElasticOptions, LoopCounters } from './dataplane/elastic-thread.js';

@@ -47,13 +47,14 @@ test('npm pack ships dist, types, README and LICENSE; installed, every entry poi
 
     lap('install');
     fs.writeFileSync(path.join(app, 'check.ts'), `
-import { createPool, openDevice, Stack, NetApi, EventKind, ApiError, DeathReason, ElasticThread, IxyError, type App, type Device } from 'ixy.ts';
+import { createPool, openDevice, Stack, type NetApi, EventKind, ApiError, DeathReason, ElasticThread, IxyError, type App, type Device } from 'ixy.ts';
 import { registeredDrivers, type DeviceStats } from 'ixy.ts/driver';
 import { Ipv4View, TcpView, checksum, WireError } from 'ixy.ts/wire';
 import { TimerWheel, parseIpv4Cidr, type TcpConfig } from 'ixy.ts/stack';
 import { SimNic, memoryWire, buildTestFrame } from 'ixy.ts/sim';
 const app: App = { finished: false, start() {}, onEvents() {} };
-const used: unknown[] = [createPool, openDevice, Stack, NetApi, EventKind.Recv, ApiError.Again, DeathReason, ElasticThread, IxyError,
+const api: NetApi | null = null;
+const used: unknown[] = [createPool, openDevice, Stack, api, EventKind.Recv, ApiError.Again, DeathReason, ElasticThread, IxyError,
   registeredDrivers, Ipv4View, TcpView, checksum, WireError.Ok, TimerWheel, parseIpv4Cidr('10.0.0.1/24').prefix, SimNic, memoryWire, buildTestFrame, app];
 const stats: DeviceStats | null = null; const dev: Device | null = null; const tcp: TcpConfig = {};
 console.log(used.length, stats, dev, tcp);

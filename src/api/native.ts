@@ -8,40 +8,37 @@
  * Ownership: `recv` data lives in packet buffers until `recvDone(handle, n)` releases its first n bytes (in order);
  * bytes given to `sendv` belong to the stack until `sent` events have acknowledged them — the app must not
  * change them before. IPv4 addresses are int32 (`parseIpv4`, `formatIpv4`).
+ *
+ * This is the contract; stack/ implements it (`stack.api`).
  */
 import type { EventQueue } from './events.js';
-import type { Stack } from '../stack/stack.js';
 
-export class NetApi {
-  constructor(private readonly stack: Stack) {}
-
+export interface NetApi {
   /** Bytes that Recv/UdpRecv offsets index (the packet buffers). */
-  get bytes(): Uint8Array { return this.stack.iface.bytes; }
+  readonly bytes: Uint8Array;
   /** The interface's addresses (int32). */
-  get addresses(): Int32Array { return this.stack.iface.ips; }
+  readonly addresses: Int32Array;
   /** Milliseconds since the stack started, as of this loop iteration. */
-  get nowMs(): number { return this.stack.clock.ms; }
+  readonly nowMs: number;
 
-  listen(port: number, backlog = 128): number { return this.stack.tcp.listen(port, backlog); }
-  unlisten(port: number): number { return this.stack.tcp.unlisten(port); }
+  listen(port: number, backlog?: number): number;
+  unlisten(port: number): number;
   /** Returns the new connection's handle (or an error); its `connected` event carries `cookie` and the outcome. */
-  connect(ip: number, port: number, cookie: number): number { return this.stack.tcp.connect(ip, port, cookie); }
-  accept(handle: number, cookie: number): number { return this.stack.tcp.accept(handle, cookie); }
-  reject(handle: number): number { return this.stack.tcp.reject(handle); }
+  connect(ip: number, port: number, cookie: number): number;
+  accept(handle: number, cookie: number): number;
+  reject(handle: number): number;
   /** Bytes taken (≤ len), or an error; `Again` when the send buffer is full (retry after `sent`). */
-  sendv(handle: number, data: Uint8Array, off: number, len: number): number { return this.stack.tcp.sendv(handle, data, off, len); }
-  recvDone(handle: number, len: number): number { return this.stack.tcp.recvDone(handle, len); }
+  sendv(handle: number, data: Uint8Array, off: number, len: number): number;
+  recvDone(handle: number, len: number): number;
   /** Graceful close (FIN after the queued data); exactly one `dead` event follows, also for a connection not yet established. */
-  close(handle: number): number { return this.stack.tcp.close(handle); }
-  abort(handle: number): number { return this.stack.tcp.abort(handle); }
+  close(handle: number): number;
+  abort(handle: number): number;
 
-  udpBind(port: number): number { return this.stack.udp.bind(port); }
-  udpUnbind(port: number): number { return this.stack.udp.unbind(port); }
-  sendTo(port: number, ip: number, remotePort: number, data: Uint8Array, off: number, len: number): number {
-    return this.stack.udp.sendTo(port, ip, remotePort, data, off, len);
-  }
+  udpBind(port: number): number;
+  udpUnbind(port: number): number;
+  sendTo(port: number, ip: number, remotePort: number, data: Uint8Array, off: number, len: number): number;
   /** Gives back a UdpRecv event's buffer (the event's `buf`). */
-  udpRecvDone(buf: number): number { return this.stack.udp.recvDone(buf); }
+  udpRecvDone(buf: number): number;
 }
 
 /** An application on the dataplane: it sees each iteration's events and answers with calls. */

@@ -5,7 +5,6 @@
  */
 import { MonotonicClock } from '../sys/monotonic-clock.js';
 import type { App, NetApi } from '../api/native.js';
-import { NetApi as Api } from '../api/native.js';
 import { dmaAllocatorFor, formatMac, openDevice, parseDeviceSpec, poolHeadroomFor, SimNic, type Device } from '../driver/index.js';
 import { ElasticThread } from '../dataplane/elastic-thread.js';
 import { Mempool } from '../mem/mempool.js';
@@ -69,8 +68,8 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     device = openDevice(spec, { pool, ringSize: o.ringSize, force: o.force });
     const mac = o.mac ? parseMacText(o.mac) : spec.kind === 'tap' ? userSideMac(device.macAddress()) : undefined;
     const stack = new Stack({ device, addresses: [addr], gateway, mac, tcp: o.tcp, time: new MonotonicClock() });
-    const api = new Api(stack);
-    const loop = new ElasticThread(stack, app, api, { batch: o.batch });
+    const api = stack.api;
+    const loop = new ElasticThread(stack, app, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
     if (o.live !== false && !o.json) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
     const t0 = performance.now();

@@ -70,9 +70,9 @@ async function run(): Promise<void> {
       rssKey: cfg.rss ? Uint8Array.from(cfg.rss.key) : undefined, reta: cfg.rss ? Uint8Array.from(cfg.rss.reta) : undefined,
       queue: cfg.thread,
     });
-    const api = new NetApi(stack);
+    const api = stack.api;
     const app = makeApp(cfg.app);
-    const loop = new ElasticThread(stack, new UntilAllFinished(app, new Int32Array(cfg.finished), cfg.threads), api, { batch: cfg.batch, steering });
+    const loop = new ElasticThread(stack, new UntilAllFinished(app, new Int32Array(cfg.finished), cfg.threads), { batch: cfg.batch, steering });
     parentPort!.on('message', (m: 'stats' | 'stop' | 'halt') => {
       if (m === 'stats') post({ type: 'stats', figures: figures(app, stack, loop, steering) });
       else if (m === 'halt') loop.stop();

@@ -52,7 +52,10 @@ export class ElasticThread {
   private readonly boundSlice: () => void;
   private readonly steering: Steering | null;
 
-  constructor(readonly stack: Stack, readonly app: App, readonly api: NetApi, opts: ElasticOptions = {}) {
+  readonly api: NetApi;
+
+  constructor(readonly stack: Stack, readonly app: App, opts: ElasticOptions = {}) {
+    this.api = stack.api;
     this.batch = opts.batch ?? 64;
     if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_POLL_BATCH) throw new RangeError(`batch ${this.batch}: use 1..${MAX_POLL_BATCH}`);
     this.sliceMs = (opts.sliceUs ?? 1000) / 1000;

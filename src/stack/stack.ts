@@ -4,6 +4,7 @@
  * here touches a device except through the interface's transmit staging ring.
  */
 import { EventQueue } from '../api/events.js';
+import type { NetApi } from '../api/native.js';
 import {
   EthernetView, EtherType, ETH_HEADER_LEN, emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpUnreachCode, IcmpView, IpProtocol,
   Ipv4View, TcpView, UdpView, WireError, copyMac,
@@ -15,6 +16,7 @@ import { type TcpConfig, Tcp, TimerKind } from './tcp/tcp.js';
 import { tcpInput } from './tcp/tcp-input.js';
 import { TICK_US, TimerWheel } from './timer-wheel.js';
 import { Udp } from './udp.js';
+import { StackNetApi } from './net-api.js';
 
 export interface StackOptions extends IpInterfaceOptions {
   tcp?: TcpConfig;
@@ -61,6 +63,8 @@ export class Stack {
   readonly tcp: Tcp;
   readonly udp: Udp;
   readonly counters = new StackCounters();
+  /** The native API on this stack: what its app calls. */
+  readonly api: NetApi;
   readonly reassembler = new Ipv4Reassembler();
   private readonly promisc: boolean;
   private readonly eth = new EthernetView();
@@ -86,6 +90,7 @@ export class Stack {
     this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp);
     this.udp = new Udp(this.iface, this.events);
     this.promisc = opts.promisc ?? false;
+    this.api = new StackNetApi(this);
   }
 
   /**

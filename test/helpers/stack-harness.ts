@@ -406,10 +406,10 @@ export interface BenchOptions {
 function makeSide(dev: TapDevice, ip: number, vt: VirtualTime, opts: BenchOptions, tcp: StackOptions['tcp'], batch: number | undefined): TSide {
   const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp, time: opts.realClock ? undefined : vt });
   dev.now = () => (opts.realClock ? performance.now() : vt.ms);
-  const api = new NetApi(stack);
+  const api = stack.api;
   const rec = new Recorder({}, () => vt.ms);
   const app = new FnApp(rec.handler);
-  return { stack, api, app, loop: new ElasticThread(stack, app, api, { batch: batch ?? opts.batch ?? 64 }), pool: dev.pool, dev, rec };
+  return { stack, api, app, loop: new ElasticThread(stack, app, { batch: batch ?? opts.batch ?? 64 }), pool: dev.pool, dev, rec };
 }
 
 function makePools(opts: BenchOptions): { wire: { a: MemoryEnd; b: MemoryEnd }; poolA: Mempool; poolB: Mempool } {

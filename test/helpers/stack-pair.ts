@@ -39,9 +39,9 @@ export function stackPair(opts: { poolSize?: number; tcp?: StackOptions['tcp']; 
   const wire = memoryWire(poolA, poolB, 1024);
   const side = (dev: MemoryEnd, ip: number, pool: Mempool): Side => {
     const stack = new Stack({ device: dev, addresses: [{ ip, prefix: 24 }], tcp: opts.tcp, time: opts.time ?? clock });
-    const api = new NetApi(stack);
+    const api = stack.api;
     const app = new FnApp();
-    return { stack, api, app, loop: new ElasticThread(stack, app, api, { batch: opts.batch ?? 64 }), pool, dev };
+    return { stack, api, app, loop: new ElasticThread(stack, app, { batch: opts.batch ?? 64 }), pool, dev };
   };
   const a = side(wire.a, IP_A, poolA);
   const b = side(wire.b, IP_B, poolB);
