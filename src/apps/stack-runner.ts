@@ -12,6 +12,7 @@ import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
 import { Stack } from '../stack/stack.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
 import { IxyError } from '../util/errors.js';
+import { StackWatch } from './stack-watch.js';
 
 export interface StackRunOptions {
   dev: string;
@@ -27,12 +28,16 @@ export interface StackRunOptions {
   /** Print a line a second (default true). */
   live?: boolean;
   print?: (line: string) => void;
+  /** Where warnings go (default stderr). */
+  warn?: (line: string) => void;
   tcp?: TcpConfig;
 }
 
 export interface StackAppHooks<T extends App> {
   /** One line of live figures for the last `dt` seconds. */
   line?(app: T, dt: number): string;
+  /** ARP gave up on `ip` (no reply): return true to end the run (nothing it needs can be reached). */
+  unreachable?(app: T, ip: number): boolean;
   /** Asked to stop: let the app wind down (e.g. close connections); the loop stops when it is finished or after 2 s. */
   stop?(app: T, api: NetApi): void;
 }
@@ -40,7 +45,9 @@ export interface StackAppHooks<T extends App> {
 export interface StackRunResult {
   elapsedMs: number;
   cpuNs: number;
-  stoppedBy: 'time' | 'signal' | 'finished';
+  stoppedBy: 'time' | 'signal' | 'finished' | 'unreachable';
+  /** Addresses ARP gave up on during the run (the last one), 0 if none. */
+  unresolvedIp: number;
   leakedBuffers: number;
   stack: Stack;
   loop: ElasticThread;
@@ -65,10 +72,11 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     const loop = new ElasticThread(stack, app, api, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
     if (o.live !== false) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+    const watch = new StackWatch(stack, device, o.warn ?? ((l: string) => console.error(l)));
     const t0 = performance.now();
     let stoppedBy: StackRunResult['stoppedBy'] = 'finished';
     let stopping = false;
-    const requestStop = (why: 'time' | 'signal'): void => {
+    const requestStop = (why: 'time' | 'signal' | 'unreachable'): void => {
       if (stopping) return;
       stopping = true;
       stoppedBy = why;
@@ -82,25 +90,33 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     process.on('SIGTERM', onSignal);
     const timer = o.seconds !== undefined ? setTimeout(() => requestStop('time'), o.seconds * 1000) : null;
     let last = t0;
-    const ticker = o.live !== false && hooks.line ? setInterval(() => {
+    let unresolvedSeen = 0;
+    const ticker = setInterval(() => {
       const now = performance.now();
-      print(hooks.line!(app, (now - last) / 1000));
+      const dropped = watch.check();
+      if (o.live !== false && hooks.line) print(hooks.line(app, (now - last) / 1000) + dropped);
       last = now;
-    }, 1000) : null;
+      const arp = stack.iface.arp;
+      if (arp.unresolvedAddresses !== unresolvedSeen) {
+        unresolvedSeen = arp.unresolvedAddresses;
+        if (hooks.unreachable?.(app, arp.lastUnresolvedIp)) requestStop('unreachable');
+      }
+    }, 1000);
     try {
       await loop.run();
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (timer) clearTimeout(timer);
-      if (ticker) clearInterval(ticker);
+      clearInterval(ticker);
     }
     const elapsedMs = performance.now() - t0;
     const cpuNs = loop.cpuNs();
     stack.shutdown();
     device.close();
     device = null;
-    return { elapsedMs, cpuNs, stoppedBy, leakedBuffers: pool.allocated, stack, loop, device: info };
+    const unresolvedIp = stack.iface.arp.unresolvedAddresses > 0 ? stack.iface.arp.lastUnresolvedIp : 0;
+    return { elapsedMs, cpuNs, stoppedBy, unresolvedIp, leakedBuffers: pool.allocated, stack, loop, device: info };
   } finally {
     if (device) { try { device.close(); } catch { /* the first error is the one reported */ } }
   }

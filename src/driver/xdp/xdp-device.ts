@@ -141,6 +141,17 @@ export class XdpDevice implements Device {
     return sum;
   }
 
+  /**
+   * Frames longer than a UMEM chunk (TSO/GSO super-frames reach generic XDP whole): the kernel counts them in
+   * rx_dropped (xsk_rcv_check → -ENOSPC), as it does frames that found the FILL ring empty, which it also counts
+   * in rx_fill_ring_empty_descs (copy mode).
+   */
+  get rxOversize(): number {
+    if (this.closed) return 0;
+    const s = this.kernelStatistics();
+    return Math.max(0, s.rxDropped - s.rxFillRingEmptyDescs);
+  }
+
   setPromisc(on: boolean): void {
     const was = setIfPromisc(this.ifname, on);
     if (this.promiscBefore === null) this.promiscBefore = was;
