@@ -22,8 +22,8 @@ export class StackWatch {
     private readonly device: Device,
     private readonly warn: (line: string) => void,
   ) {
-    this.linkUp = device.linkSpeedMbps() > 0;
-    if (!this.linkUp) warn(this.linkDownLine());
+    // Judged at the first check, a second from now: a veth just made or brought up takes a moment (linkwatch).
+    this.linkUp = true;
   }
 
   /** Checks the counters; returns what was dropped since the last call (for the live line), or ''. */
