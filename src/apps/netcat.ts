@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { EventKind, type EventQueue } from '../api/events.js';
+import { deathReasonName } from '../api/codes.js';
 import type { App, NetApi } from '../api/native.js';
 import { fileError } from '../util/errors.js';
 
@@ -71,7 +72,7 @@ export class Netcat implements App {
           this.pump(api);
           break;
         case EventKind.Connected:
-          if (ev.a[i] !== 0) { this.fail(`connection failed (reason ${ev.a[i]})`); return; }
+          if (ev.a[i] !== 0) { this.fail(`connection failed (${deathReasonName(ev.a[i])})`); return; }
           this.pump(api);
           break;
         case EventKind.Recv: {
@@ -89,7 +90,7 @@ export class Netcat implements App {
           this.pump(api);
           break;
         case EventKind.Dead:
-          if (ev.a[i] !== 0) this.fail(`connection died (reason ${ev.a[i]})`);
+          if (ev.a[i] !== 0) this.fail(`connection died (${deathReasonName(ev.a[i])})`);
           else this.done();
           break;
       }

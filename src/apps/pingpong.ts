@@ -1,4 +1,5 @@
 import { EventKind, type EventQueue } from '../api/events.js';
+import { deathReasonName } from '../api/codes.js';
 import type { App, NetApi } from '../api/native.js';
 
 export interface PingpongOptions {
@@ -73,7 +74,7 @@ export class PingpongClient implements App {
     for (let i = 0; i < ev.count; i++) {
       switch (ev.kind[i]) {
         case EventKind.Connected:
-          if (ev.a[i] !== 0) { this.failed = `connection failed (reason ${ev.a[i]})`; this.finished = true; return; }
+          if (ev.a[i] !== 0) { this.failed = `connection failed (${deathReasonName(ev.a[i])})`; this.finished = true; return; }
           this.sizeStart = api.nowMs;
           this.send(api);
           break;
@@ -108,7 +109,7 @@ export class PingpongClient implements App {
           break;
         }
         case EventKind.Dead:
-          if (!this.finished) { this.failed = `connection died (reason ${ev.a[i]})`; this.finished = true; }
+          if (!this.finished) { this.failed = `connection died (${deathReasonName(ev.a[i])})`; this.finished = true; }
           break;
       }
     }

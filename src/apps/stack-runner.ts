@@ -12,6 +12,7 @@ import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../stack/ip-interface.js';
 import { Stack } from '../stack/stack.js';
 import type { TcpConfig } from '../stack/tcp/tcp.js';
 import { IxyError, UsageError } from '../util/errors.js';
+import { StackWatch } from './stack-watch.js';
 import { statsJson } from './stats-format.js';
 
 export interface StackRunOptions {
@@ -30,6 +31,8 @@ export interface StackRunOptions {
   /** Print the live figures as one JSON object a line (NDJSON, stats-format.ts statsJson) instead of text. */
   json?: boolean;
   print?: (line: string) => void;
+  /** Where warnings go (default stderr). */
+  warn?: (line: string) => void;
   tcp?: TcpConfig;
   /** Take an interface that carries the default route, or a PCI device the kernel uses (--force). */
   force?: boolean;
@@ -40,6 +43,8 @@ export interface StackAppHooks<T extends App> {
   line?(app: T, dt: number): string;
   /** The same figures for `--json` (called instead of `line`). */
   figures?(app: T, dt: number): object;
+  /** ARP gave up on `ip` (no reply): return true to end the run (nothing it needs can be reached). */
+  unreachable?(app: T, ip: number): boolean;
   /** Asked to stop: let the app wind down (e.g. close connections); the loop stops when it is finished or after 2 s. */
   stop?(app: T, api: NetApi): void;
 }
@@ -47,7 +52,9 @@ export interface StackAppHooks<T extends App> {
 export interface StackRunResult {
   elapsedMs: number;
   cpuNs: number;
-  stoppedBy: 'time' | 'signal' | 'finished';
+  stoppedBy: 'time' | 'signal' | 'finished' | 'unreachable';
+  /** Addresses ARP gave up on during the run (the last one), 0 if none. */
+  unresolvedIp: number;
   leakedBuffers: number;
   stack: Stack;
   loop: ElasticThread;
@@ -72,10 +79,11 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     const loop = new ElasticThread(stack, app, { batch: o.batch });
     const info = { spec: device.spec, driver: device.driverName, mac: formatMac(stack.iface.mac) };
     if (o.live !== false && !o.json) print(`[${info.spec}] up: driver ${info.driver}, MAC ${info.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+    const watch = new StackWatch(stack, device, o.warn ?? ((l: string) => console.error(l)));
     const t0 = performance.now();
     let stoppedBy: StackRunResult['stoppedBy'] = 'finished';
     let stopping = false;
-    const requestStop = (why: 'time' | 'signal'): void => {
+    const requestStop = (why: 'time' | 'signal' | 'unreachable'): void => {
       if (stopping) return;
       stopping = true;
       stoppedBy = why;
@@ -89,27 +97,37 @@ export async function runStackApp<T extends App>(o: StackRunOptions, app: T, hoo
     process.on('SIGTERM', onSignal);
     const timer = o.seconds !== undefined ? setTimeout(() => requestStop('time'), o.seconds * 1000) : null;
     let last = t0;
-    const live = o.json ? hooks.figures : hooks.line;
-    const ticker = o.live !== false && live ? setInterval(() => {
+    let unresolvedSeen = 0;
+    const ticker = setInterval(() => {
       const now = performance.now();
       const dt = (now - last) / 1000;
-      print(o.json ? statsJson((now - t0) / 1000, hooks.figures!(app, dt)) : hooks.line!(app, dt));
+      const dropped = watch.check();
+      if (o.live !== false && o.json && hooks.figures) {
+        const c = stack.counters;
+        print(statsJson((now - t0) / 1000, { ...hooks.figures(app, dt), badChecksum: c.badChecksum, rxOversize: device?.rxOversize ?? 0 }));
+      } else if (o.live !== false && hooks.line) print(hooks.line(app, dt) + dropped);
       last = now;
-    }, 1000) : null;
+      const arp = stack.iface.arp;
+      if (arp.unresolvedAddresses !== unresolvedSeen) {
+        unresolvedSeen = arp.unresolvedAddresses;
+        if (hooks.unreachable?.(app, arp.lastUnresolvedIp)) requestStop('unreachable');
+      }
+    }, 1000);
     try {
       await loop.run();
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (timer) clearTimeout(timer);
-      if (ticker) clearInterval(ticker);
+      clearInterval(ticker);
     }
     const elapsedMs = performance.now() - t0;
     const cpuNs = loop.cpuNs();
     stack.shutdown();
     device.close();
     device = null;
-    return { elapsedMs, cpuNs, stoppedBy, leakedBuffers: pool.allocated, stack, loop, device: info };
+    const unresolvedIp = stack.iface.arp.unresolvedAddresses > 0 ? stack.iface.arp.lastUnresolvedIp : 0;
+    return { elapsedMs, cpuNs, stoppedBy, unresolvedIp, leakedBuffers: pool.allocated, stack, loop, device: info };
   } finally {
     if (device) { try { device.close(); } catch { /* the first error is the one reported */ } }
   }

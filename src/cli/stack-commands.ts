@@ -82,8 +82,9 @@ export async function runEcho(m: string, v: Values): Promise<number> {
     else console.log(`echo server: ${app.accepted} connections, ${app.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
     return 0;
   }
+  const server = target(v, 'echo');
   const app = new EchoClient({
-    ip: target(v, 'echo'), port: v.port as number, connections: v.connections as number, size: v.size as number,
+    ip: server, port: v.port as number, connections: v.connections as number, size: v.size as number,
     rounds: v.rounds as number, messages: v.messages as number,
   });
   let prev = 0;
@@ -95,9 +96,10 @@ export async function runEcho(m: string, v: Values): Promise<number> {
     figures,
     line: (a, dt) => {
       const f = figures(a, dt);
-      return `[echo client] ${fmt(f.msgsPerSec)} msgs/s, p50 ${f.p50Us} µs, p99 ${f.p99Us} µs, failures ${f.failures}`;
+      return `[echo client] ${fmt(f.msgsPerSec)} msgs/s, p50 ${fmt(f.p50Us, 0)} µs, p99 ${fmt(f.p99Us, 0)} µs, failures ${f.failures}`;
     },
     stop: (a, api) => a.stop(api),
+    unreachable: (a, ip) => ip === server && a.messages === 0,
   });
   const secs = r.elapsedMs / 1000;
   const out = {
@@ -108,9 +110,9 @@ export async function runEcho(m: string, v: Values): Promise<number> {
   if (v.json) console.log(summaryJson(out));
   else {
     console.log(`echo client: ${app.messages} messages in ${fmt(secs, 1)} s (${fmt(app.messages / secs)} msgs/s), ` +
-      `${app.connectionsOpened} connections, ${app.failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);
+      `${app.connectionsOpened} connections, ${app.failures} failures, RTT p50 ${fmt(out.rttUs.p50, 0)} µs p99 ${fmt(out.rttUs.p99, 0)} µs`);
   }
-  return app.failures > 0 && app.messages === 0 ? 1 : 0;
+  return (app.failures > 0 || r.stoppedBy === 'unreachable') && app.messages === 0 ? 1 : 0;
 }
 
 export async function runPingpong(m: string, v: Values): Promise<number> {
@@ -140,7 +142,7 @@ export async function runNetcat(v: Values): Promise<number> {
     try { data = readFileSync(v.in); } catch (e) { throw fileError('read --in', v.in, e); }
   }
   const app = new Netcat({ listen, connectIp: listen === undefined ? target(v, 'nc') : undefined, port: v.port as number, data, outFile: v.out as string | undefined });
-  const r = await runStackApp({ ...o, live: false }, app, {});
+  const r = await runStackApp({ ...o, live: false }, app, { unreachable: (_a, ip) => listen === undefined && ip === target(v, 'nc') });
   const out = { sent: app.bytesSent, sentSha256: app.sentSha256, received: app.bytesReceived, receivedSha256: app.receivedSha256, failed: app.failed, ...summary(r) };
   if (v.json) console.log(summaryJson(out));
   else console.log(`sent ${app.bytesSent} bytes sha256 ${out.sentSha256}\nreceived ${app.bytesReceived} bytes sha256 ${out.receivedSha256}`);

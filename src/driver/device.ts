@@ -49,6 +49,10 @@ export interface Device {
   linkSpeedMbps(): number;
   /** MAC address as six bytes. */
   macAddress(): Uint8Array;
+  /** The Linux interface it runs on (xdp, packet, tap), for messages about the link. */
+  readonly ifname?: string;
+  /** Frames dropped because they were longer than a buffer (a kernel's TSO/GSO super-frames), since open. */
+  readonly rxOversize?: number;
   /** Buffers of `pool` currently owned by this device's rings (for leak accounting). */
   buffersInRings(): number;
   close(): void;

@@ -1,6 +1,20 @@
 import { IxyError } from '../util/errors.js';
 import { type DmaAllocator, type DmaRegion, PHYS_HI, PHYS_LO, u8View } from './dma.js';
 
+/**
+ * Bits of `Mempool.rxFlags`: what the receiving device knows about a frame's TCP/UDP checksum (DPDK's
+ * RTE_MBUF_F_RX_L4_CKSUM_*). Zero: nothing, the stack verifies it.
+ */
+export const RxFlag = {
+  /** The kernel vouches for the payload (AF_PACKET TP_STATUS_CSUMNOTREADY / TP_STATUS_CSUM_VALID): no check needed. */
+  L4ChecksumGood: 1,
+  /**
+   * The frame comes from the local kernel (veth, tap) whose TX checksum offload may have left the field holding only
+   * the pseudo-header sum (CHECKSUM_PARTIAL, completed by no one): a field equal to that sum is accepted.
+   */
+  L4ChecksumMaybePartial: 2,
+} as const;
+
 export interface MempoolOptions {
   /** Number of packet buffers. */
   count: number;
@@ -32,6 +46,8 @@ export class Mempool {
   readonly physHi: Uint32Array;
   /** Packet length of each buffer, set by the receiving device or the application. */
   readonly len: Uint16Array;
+  /** RxFlag bits of each buffer, set by the receiving device; zero again whenever the buffer is freed. */
+  readonly rxFlags: Uint8Array;
   private readonly stack: Uint32Array;
   private top: number;
   private readonly inUse: Uint8Array;
@@ -57,6 +73,7 @@ export class Mempool {
     this.physLo = new Uint32Array(opts.count);
     this.physHi = new Uint32Array(opts.count);
     this.len = new Uint16Array(opts.count);
+    this.rxFlags = new Uint8Array(opts.count);
     this.stack = new Uint32Array(opts.count);
     this.inUse = new Uint8Array(opts.count);
     for (let id = 0; id < opts.count; id++) {
@@ -108,6 +125,7 @@ export class Mempool {
   free(id: number): void {
     if (this.inUse[id] !== 1) this.badFree(id);
     this.inUse[id] = 0;
+    this.rxFlags[id] = 0;
     this.stack[this.top++] = id;
   }
 
@@ -118,6 +136,7 @@ export class Mempool {
       const id = ids[i];
       if (this.inUse[id] !== 1) { this.top = top; this.badFree(id); }
       this.inUse[id] = 0;
+      this.rxFlags[id] = 0;
       this.stack[top++] = id;
     }
     this.top = top;

@@ -80,6 +80,9 @@ export class ArpCache {
   requestsNeeded = 0;
   /** Buffers freed because their address did not answer `maxRequests` requests. */
   unresolvedDrops = 0;
+  /** Addresses given up on (no reply to `maxRequests` requests), and the last of them. */
+  unresolvedAddresses = 0;
+  lastUnresolvedIp = 0;
   /** Buffers `hold` dropped: the address's queue was full, or every entry was waiting for a reply. */
   queueDrops = 0;
   /** Entries in use (waiting or resolved, stale included). */
@@ -278,6 +281,8 @@ export class ArpCache {
         if (nowMs - this.lastRequest[e] < this.retryMs) continue;
         if (this.requests[e] >= this.maxRequests) {
           this.unresolvedDrops += this.freeList(this.pendHead[e]);
+          this.unresolvedAddresses++;
+          this.lastUnresolvedIp = this.ips[e];
           this.pendHead[e] = NIL;
           this.pendTail[e] = NIL;
           this.pendCount[e] = 0;

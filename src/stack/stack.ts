@@ -7,8 +7,9 @@ import { EventQueue } from '../api/events.js';
 import type { NetApi } from '../api/native.js';
 import {
   EthernetView, EtherType, ETH_HEADER_LEN, emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpUnreachCode, IcmpView, IpProtocol,
-  Ipv4View, TcpView, UdpView, WireError, copyMac,
+  Ipv4View, pseudoSum, rd16, TcpView, UdpView, WireError, copyMac,
 } from '../wire/index.js';
+import { RxFlag } from '../mem/mempool.js';
 import { Clock, type TimeSource } from './clock.js';
 import { IpInterface, type IpInterfaceOptions } from './ip-interface.js';
 import { Ipv4Reassembler } from './ip-reassembly.js';
@@ -37,8 +38,16 @@ export class StackCounters {
   icmpEchoReplies = 0;
   icmpUnreachSent = 0;
   icmpOther = 0;
+  /** TCP/UDP/ICMP packets dropped as malformed, bad checksums included. */
   badL4 = 0;
+  /** Of badL4: TCP/UDP/ICMP checksums that do not verify. */
+  badChecksum = 0;
+  /** TCP/UDP packets accepted without verifying their checksum: the kernel vouched for them, or left it partial (RxFlag). */
+  checksumTrusted = 0;
 }
+
+const TCP_CHECKSUM_AT = 16;
+const UDP_CHECKSUM_AT = 6;
 
 /** ICMP errors we send per second at most (RFC 1812 §4.3.2.8 asks for a rate limit). */
 const ICMP_ERRORS_PER_S = 100;
@@ -169,13 +178,14 @@ export class Stack {
     switch (ip.protocol) {
       case IpProtocol.Tcp: {
         const t = this.tcpView;
-        if (dst === -1 || t.wrap(b, l4Off, l4Len, ip.addrSum) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        if (dst === -1) { this.counters.badL4++; pool.free(id); return; }
+        if (this.l4Wrap(t, id, b, l4Off, l4Len, IpProtocol.Tcp, TCP_CHECKSUM_AT) !== WireError.Ok) { pool.free(id); return; }
         tcpInput(this.tcp, id, t, src, dst);
         return;
       }
       case IpProtocol.Udp: {
         const u = this.udpView;
-        if (u.wrap(b, l4Off, l4Len, ip.addrSum) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        if (this.l4Wrap(u, id, b, l4Off, l4Len, IpProtocol.Udp, UDP_CHECKSUM_AT) !== WireError.Ok) { pool.free(id); return; }
         if (!this.udp.input(id, u, src)) {
           if (dst !== -1) this.icmpError(b, ipOff, IcmpType.DestUnreachable, IcmpUnreachCode.Port, src, dst);
           pool.free(id);
@@ -184,7 +194,8 @@ export class Stack {
       }
       case IpProtocol.Icmp: {
         const m = this.icmp;
-        if (m.wrap(b, l4Off, l4Len) !== WireError.Ok) { this.counters.badL4++; pool.free(id); return; }
+        const e = m.wrap(b, l4Off, l4Len);
+        if (e !== WireError.Ok) { this.countBadL4(e); pool.free(id); return; }
         if (m.type === IcmpType.Echo && dst !== -1) { this.echoReply(id, b, ipOff); return; }
         this.counters.icmpOther++;
         pool.free(id);
@@ -195,6 +206,31 @@ export class Stack {
         if (dst !== -1) this.icmpError(b, ipOff, IcmpType.DestUnreachable, IcmpUnreachCode.Protocol, src, dst);
         pool.free(id);
     }
+  }
+
+  /**
+   * Wraps a TCP or UDP view, checking the checksum as the device's RxFlag bits allow: not at all when the kernel
+   * vouched for the frame; on a local kernel's frames, a field holding just the pseudo-header sum is what its TX
+   * checksum offload left (Linux __tcp_v4_send_check / udp4_hwcsum: check = ~csum_tcpudp_magic(…, 0)) and is accepted.
+   */
+  private l4Wrap(v: TcpView | UdpView, id: number, b: Uint8Array, off: number, len: number, proto: number, csumAt: number): number {
+    const flags = this.iface.pool.rxFlags[id];
+    const addrSum = this.ip.addrSum;
+    v.verifyChecksum = (flags & RxFlag.L4ChecksumGood) === 0;
+    let e = v.wrap(b, off, len, addrSum);
+    if (e === WireError.BadChecksum && (flags & RxFlag.L4ChecksumMaybePartial) !== 0 &&
+      rd16(b, off + csumAt) === pseudoSum(addrSum, proto, len)) {
+      v.verifyChecksum = false;
+      e = v.wrap(b, off, len, addrSum);
+      if (e === WireError.Ok) this.counters.checksumTrusted++;
+    } else if (e === WireError.Ok && (flags & RxFlag.L4ChecksumGood) !== 0) this.counters.checksumTrusted++;
+    if (e !== WireError.Ok) this.countBadL4(e);
+    return e;
+  }
+
+  private countBadL4(e: number): void {
+    this.counters.badL4++;
+    if (e === WireError.BadChecksum) this.counters.badChecksum++;
   }
 
   /** RFC 792 echo reply, built in the request's own buffer (RFC 1122 §3.2.2.6: same data, identifier, sequence). */

@@ -300,3 +300,30 @@ export function linkSpeedMbps(name: string, unknownMbps: number): number {
   }
   return s > 0 ? s : unknownMbps;
 }
+
+/**
+ * The other end of a veth, for messages that tell the user what to run on it: its name when it is in this namespace,
+ * else null with its ifindex in the other namespace (`iflink`; `ip link show IF` names that namespace).
+ */
+export function vethPeer(name: string, sysfsRoot = SYSFS_ROOT): { name: string | null; ifindex: number } | null {
+  if (ethtoolDriver(name) !== 'veth') return null;
+  try {
+    const peer = Number(readIfAttr(name, 'iflink', sysfsRoot));
+    if (!(peer > 0)) return null;
+    // ifindexes are per namespace: a match here is the peer only if it names us back
+    const self = Number(readIfAttr(name, 'ifindex', sysfsRoot));
+    const here = fs.readdirSync(path.join(sysfsRoot, 'class/net')).find((n) => {
+      try {
+        return n !== name && Number(readIfAttr(n, 'ifindex', sysfsRoot)) === peer && Number(readIfAttr(n, 'iflink', sysfsRoot)) === self;
+      } catch { return false; }
+    });
+    return { name: here ?? null, ifindex: peer };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether IFF_UP is set (the administrator brought the interface up), as opposed to having a carrier. */
+export function isAdminUp(name: string): boolean {
+  try { return (getIfFlags(name) & IFF_UP) !== 0; } catch { return false; }
+}

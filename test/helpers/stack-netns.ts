@@ -65,8 +65,11 @@ function noIpv6(ns: string): void {
   execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
 }
 
-/** Peer and stack on one link. `net` is the second octet: 10.<net>.0.0/24 (unique per test avoids confusion in captures). */
-export function directTopology(lab: Netlab, kind: DevKind, net: number, queues?: number): Topology {
+/**
+ * Peer and stack on one link. `net` is the second octet: 10.<net>.0.0/24 (unique per test avoids confusion in captures).
+ * `kernelOffloads`: leave the veths as `ip link add … type veth` makes them (TX checksum offload, TSO/GSO on).
+ */
+export function directTopology(lab: Netlab, kind: DevKind, net: number, queues?: number, kernelOffloads = false): Topology {
   const peerIp = `10.${net}.0.1`;
   const stackIp = `10.${net}.0.2`;
   if (kind === 'tap') {
@@ -79,7 +82,7 @@ export function directTopology(lab: Netlab, kind: DevKind, net: number, queues?:
   const S = lab.ns('s');
   noIpv6(P); noIpv6(S);
   const v = lab.veth({ ns: P, name: 'p', addr: `${peerIp}/24`, queues }, { ns: S, name: 's', queues });
-  offloadsOff(P, v.a); offloadsOff(S, v.b);
+  if (!kernelOffloads) { offloadsOff(P, v.a); offloadsOff(S, v.b); }
   return { lab, kind, peer: P, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `${kind}:${v.b}`, linuxIf: v.a };
 }
 
@@ -119,6 +122,7 @@ export class StackProc {
 
   get running(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
   get stdout(): string { return this.outText; }
+  get stderr(): string { return this.errText; }
   /** What to print when an assertion fails. */
   log(): string { return `$ ${this.cmdline}\n--- stdout (tail)\n${this.outText.slice(-3000)}\n--- stderr\n${this.errText.slice(-3000)}`; }
 

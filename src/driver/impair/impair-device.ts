@@ -205,11 +205,13 @@ export class ImpairDevice implements Device {
         const from = pool.dataOffset(id);
         pool.bytes.copyWithin(pool.dataOffset(copy), from, from + len);
         pool.len[copy] = len;
+        pool.rxFlags[copy] = pool.rxFlags[id];
         lane.ctr[DUPLICATED]++;
       }
     }
     if (this.corruptT > 0 && rng.chance(this.corruptT) && pool.len[id] > 0) {
       pool.bytes[pool.dataOffset(id) + rng.below(pool.len[id])] ^= 1 << rng.below(8);
+      pool.rxFlags[id] = 0; // what the device vouched for is no longer true: the stack checks the checksum
       lane.ctr[CORRUPTED]++;
     }
     this.admit(lane, id);

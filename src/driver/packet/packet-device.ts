@@ -45,8 +45,9 @@ export class PacketDevice implements Device {
     this.sock = sock;
     const poolAddress = Number(regionAddress(opts.pool.region));
     const mem = { u32: new Uint32Array(sock.buffer), u16: new Uint16Array(sock.buffer), view: new DataView(sock.buffer), address: Number(sock.address) };
-    this.rx = new RxRingV3(mem, sock.rx.blockSize, sock.rx.blockNr, opts.pool, poolAddress, this.c);
-    const maxLen = readMtu(ifname) + ETH_HLEN + VLAN_HLEN;
+    const mtu = readMtu(ifname);
+    this.rx = new RxRingV3(mem, sock.rx.blockSize, sock.rx.blockNr, opts.pool, poolAddress, this.c, mtu + ETH_HLEN);
+    const maxLen = mtu + ETH_HLEN + VLAN_HLEN;
     const txBase = sock.rx.blockSize * sock.rx.blockNr;
     this.tx = new TxRing(mem, txBase, sock.tx.frameSize, sock.tx.frameNr, maxLen, opts.pool, poolAddress, this.c);
     this.mac = readMac(ifname);

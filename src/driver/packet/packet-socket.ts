@@ -27,8 +27,11 @@ export interface PacketSocket {
   tx: RingGeometry;
 }
 
-/** RX blocks: 64 KiB hold ~30 full-size or ~500 minimum-size frames; the kernel retires a block after this many ms. */
-const RX_BLOCK_SIZE = 1 << 16;
+/**
+ * RX blocks: 128 KiB hold ~60 full-size or ~1000 minimum-size frames, and one whole TSO/GSO super-frame (up to 64 KiB
+ * of IP datagram, which RxRingV3 cuts into segments); the kernel retires a block after this many ms.
+ */
+const RX_BLOCK_SIZE = 1 << 17;
 const RX_NOMINAL_FRAME = 2048;
 const RX_MIN_BLOCKS = 8;
 const RETIRE_BLK_TOV_MS = 1;

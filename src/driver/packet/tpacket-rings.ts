@@ -5,11 +5,11 @@
  * bytes); larger ones go through memcpy with plain-number addresses. The hot path makes no objects, strings or
  * BigInts.
  */
-import type { Mempool } from '../../mem/mempool.js';
+import { type Mempool, RxFlag } from '../../mem/mempool.js';
 import type { Libc } from '../../sys/libc.js';
 import {
-  BD, ETH_P_8021Q, H3, TP_STATUS_AVAILABLE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_USER,
-  TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TX_DATA_OFFSET,
+  BD, ETH_P_8021Q, H3, TP_STATUS_AVAILABLE, TP_STATUS_CSUM_VALID, TP_STATUS_CSUMNOTREADY, TP_STATUS_KERNEL,
+  TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_USER, TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TX_DATA_OFFSET,
 } from './tpacket.js';
 
 /** Where the rings are: one mapping, RX blocks first, then TX slots (packet_mmap.rst "Mapping and use of the circular buffer"). */
@@ -28,6 +28,27 @@ const JS_COPY_MAX = 256;
 
 function poolWords(pool: Mempool): Uint32Array {
   return new Uint32Array(pool.bytes.buffer, pool.bytes.byteOffset, pool.bytes.byteLength >>> 2);
+}
+
+const ETH_HLEN = 14;
+const ETH_P_IP = 0x0800;
+const IPPROTO_TCP = 6;
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+function wr16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 8;
+  b[at + 1] = v & 0xff;
+}
+
+/** RFC 791 header checksum of `len` bytes at `at` whose checksum field reads zero (RFC 1071). */
+function ipHeaderChecksum(b: Uint8Array, at: number, len: number): number {
+  let sum = 0;
+  for (let i = 0; i < len; i += 2) sum += (b[at + i] << 8) | b[at + i + 1];
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
 }
 
 /** MAC addresses (12 bytes) come before an 802.1Q tag. */
@@ -50,6 +71,11 @@ export class RxRingV3 {
   private left = 0;
   /** Byte offset of the next packet header within the mapping. */
   private pkt = 0;
+  /** TCP payload offset of the next segment to cut from the current super-frame (0: none started). */
+  private cutAt = 0;
+  /** Super-frames cut into segments (TSO/GSO from the local kernel), and the segments made. */
+  superFrames = 0;
+  segmentsCut = 0;
 
   constructor(
     private readonly mem: RingMemory,
@@ -58,6 +84,8 @@ export class RxRingV3 {
     private readonly pool: Mempool,
     private readonly poolAddress: number,
     private readonly c: Libc,
+    /** Longest segment cut from a super-frame: MTU + 14. */
+    private readonly maxFrame: number,
   ) {
     this.dst32 = poolWords(pool);
   }
@@ -83,7 +111,11 @@ export class RxRingV3 {
       const status = u32[(p + H3.status) >>> 2];
       const tagged = (status & TP_STATUS_VLAN_VALID) !== 0;
       const total = tagged ? snap + VLAN_TAG : snap;
-      if (snap < len || total > room) {
+      if (total > room && snap === len && !tagged) {
+        const before = n;
+        n = this.cut(p + u16[(p + H3.mac) >>> 1], snap, ids, n, max);
+        if (n < 0) { n = before; this.oversize++; } else if (this.cutAt !== 0 || n === before) break; // out of ids or buffers mid-frame
+      } else if (snap < len || total > room) {
         this.oversize++;
       } else {
         const id = pool.alloc();
@@ -101,6 +133,8 @@ export class RxRingV3 {
           for (let i = whole; i < snap; i++) bytes[off + i] = view.getUint8(mac + i);
         } else this.c.memcpyAt(this.poolAddress + off, this.mem.address + mac, snap);
         pool.len[id] = total;
+        // A frame this kernel built (e.g. sent by a veth peer with TX checksum offload) or one it checked.
+        if ((status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) !== 0) pool.rxFlags[id] = RxFlag.L4ChecksumGood;
         ids[n++] = id;
         this.packets++;
         this.bytes += total;
@@ -108,6 +142,62 @@ export class RxRingV3 {
       if (--this.left === 0) this.releaseBlock();
       else this.pkt = p + u32[(p + H3.nextOffset) >>> 2];
     }
+    return n;
+  }
+
+  /**
+   * A TCP/IPv4 frame longer than a buffer: a super-frame built by the kernel's TSO/GSO (a veth peer with the default
+   * offloads hands them over whole, with the checksum left partial). Cut it into segments of at most MTU + 14 bytes,
+   * as the NIC the kernel counted on would have: headers copied; IP total length, ID and header checksum; TCP
+   * sequence number; FIN and PSH on the last segment only, CWR on the first only (the kernel's tcp_gso_segment). The
+   * TCP checksum stays unverified (RxFlag.L4ChecksumGood: the data is the kernel's own). Returns the new count,
+   * -1 for a frame that is not TCP/IPv4; stops at `max` or an empty pool with `cutAt` kept for the next call.
+   */
+  private cut(mac: number, snap: number, ids: Uint32Array, n: number, max: number): number {
+    const view = this.mem.view;
+    const pool = this.pool;
+    const ip = mac + ETH_HLEN;
+    if (snap < ETH_HLEN + 40 || view.getUint16(mac + 12) !== ETH_P_IP || (view.getUint8(ip) >>> 4) !== 4 || view.getUint8(ip + 9) !== IPPROTO_TCP) return -1;
+    const ihl = (view.getUint8(ip) & 0x0f) << 2;
+    const thl = (view.getUint8(ip + ihl + 12) >>> 4) << 2;
+    const hdr = ETH_HLEN + ihl + thl;
+    const ipTotal = view.getUint16(ip + 2);
+    const segMax = (this.maxFrame < pool.dataRoom ? this.maxFrame : pool.dataRoom) - hdr;
+    if (ihl < 20 || thl < 20 || ETH_HLEN + ipTotal > snap || segMax <= 0) return -1;
+    const payload = ipTotal - ihl - thl;
+    const ipId = view.getUint16(ip + 4);
+    const seq = view.getUint32(ip + ihl + 4);
+    const flags = view.getUint8(ip + ihl + 13);
+    const bytes = pool.bytes;
+    let at = this.cutAt;
+    while (at < payload && n < max) {
+      const id = pool.alloc();
+      if (id < 0) break;
+      const take = payload - at < segMax ? payload - at : segMax;
+      const off = pool.dataOffset(id);
+      this.c.memcpyAt(this.poolAddress + off, this.mem.address + mac, hdr);
+      this.c.memcpyAt(this.poolAddress + off + hdr, this.mem.address + mac + hdr + at, take);
+      const o = off + ETH_HLEN;
+      const k = at / segMax;
+      wr16(bytes, o + 2, ihl + thl + take);
+      wr16(bytes, o + 4, (ipId + k) & 0xffff);
+      wr16(bytes, o + 10, 0);
+      wr16(bytes, o + 10, ipHeaderChecksum(bytes, o, ihl));
+      const s = (seq + at) >>> 0;
+      wr16(bytes, o + ihl + 4, s >>> 16);
+      wr16(bytes, o + ihl + 6, s & 0xffff);
+      at += take;
+      bytes[o + ihl + 13] = flags & ~(at < payload ? TCP_FIN | TCP_PSH : 0) & ~(k > 0 ? TCP_CWR : 0);
+      pool.len[id] = hdr + take;
+      pool.rxFlags[id] = RxFlag.L4ChecksumGood;
+      ids[n++] = id;
+      this.packets++;
+      this.bytes += hdr + take;
+      this.segmentsCut++;
+    }
+    if (at < payload) { this.cutAt = at; return n; }
+    this.cutAt = 0;
+    this.superFrames++;
     return n;
   }
 

@@ -28,8 +28,12 @@ export const PACKET_MR_PROMISC = 1;
 // tp_status / block_status bits.
 export const TP_STATUS_KERNEL = 0;
 export const TP_STATUS_USER = 1;
+/** The skb is CHECKSUM_PARTIAL: its TCP/UDP checksum field holds only the pseudo-header sum, left to an offload. */
+export const TP_STATUS_CSUMNOTREADY = 1 << 3;
 export const TP_STATUS_VLAN_VALID = 1 << 4;
 export const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
+/** The checksum was verified (CHECKSUM_UNNECESSARY, or CHECKSUM_COMPLETE that matched). */
+export const TP_STATUS_CSUM_VALID = 1 << 7;
 export const TP_STATUS_AVAILABLE = 0;
 export const TP_STATUS_SEND_REQUEST = 1;
 export const TP_STATUS_SENDING = 2;

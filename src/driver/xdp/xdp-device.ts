@@ -3,11 +3,11 @@
  * as UMEM (packets land in and leave from pool buffers without a copy in user space). The kernel copies in
  * copy mode (veth, generic XDP); with a zero-copy driver not even that.
  */
-import type { Mempool } from '../../mem/mempool.js';
+import { type Mempool, RxFlag } from '../../mem/mempool.js';
 import { regionAddress } from '../../mem/mmap-dma.js';
 import { IxyError } from '../../util/errors.js';
 import type { Device, DeviceOptions, DeviceStats } from '../device.js';
-import { ifindexOf, linkSpeedMbps, readMac, readMtu, readQueueCounts, setIfPromisc } from '../../sys/netif.js';
+import { ethtoolDriver, ifindexOf, linkSpeedMbps, readMac, readMtu, readQueueCounts, setIfPromisc } from '../../sys/netif.js';
 import { type XdpMode, type XdpModeRequest, XdpRedirect } from './xdp-program.js';
 import { type BindMode, XDP_PACKET_HEADROOM, XskSocket, type XskStatistics } from './xsk-socket.js';
 
@@ -29,6 +29,17 @@ const UNKNOWN_SPEED_MBPS = 1000;
 /** The largest MTU whose frames (plus an Ethernet header and a VLAN tag) fit an AF_XDP chunk of `entrySize` bytes. */
 export function xdpMaxMtu(entrySize: number): number {
   return entrySize - XDP_PACKET_HEADROOM - L2_OVERHEAD;
+}
+
+/**
+ * Whether every frame on the interface was built by this kernel (a veth's peer, a tap's kernel side): its TX
+ * checksum offload leaves TCP/UDP checksums partial (CHECKSUM_PARTIAL), and Linux itself trusts such frames when they
+ * cross a veth. AF_XDP does not say which frames are partial, so the stack accepts a field equal to the pseudo-header
+ * sum on these interfaces only.
+ */
+function fromLocalKernel(ifname: string): boolean {
+  const driver = ethtoolDriver(ifname);
+  return driver === 'veth' || driver === 'tun';
 }
 
 /** How long close() waits for queued frames to be sent. */
@@ -72,6 +83,7 @@ export class XdpDevice implements Device {
     const queues = checkInterface(t, nq, opts.pool);
     this.mac = readMac(t.ifname);
     this.owned = new Uint8Array(opts.pool.count);
+    const rxFlags = fromLocalKernel(t.ifname) ? RxFlag.L4ChecksumMaybePartial : 0;
     try {
       this.prog = t.xskmapFd !== undefined
         ? XdpRedirect.join(t.ifname, t.xskmapFd, t.mode === 'native' ? 'native' : 'generic')
@@ -81,7 +93,7 @@ export class XdpDevice implements Device {
       for (let i = 0; i < nq; i++) {
         const s = XskSocket.open({
           ifname: t.ifname, ifindex: this.ifindex, queue: t.queue + i, pool: opts.pool, umemAddr, ringSize: this.ringSize,
-          rx: i < this.rxQueues, tx: i < this.txQueues, bind, owned: this.owned,
+          rx: i < this.rxQueues, tx: i < this.txQueues, bind, owned: this.owned, rxFlags,
         });
         this.sockets.push(s);
         bind = s.bindMode; // the other queues bind the way the first one could
@@ -127,6 +139,17 @@ export class XdpDevice implements Device {
       if (st) for (const k of Object.keys(sum) as (keyof XskStatistics)[]) sum[k] += st[k];
     }
     return sum;
+  }
+
+  /**
+   * Frames longer than a UMEM chunk (TSO/GSO super-frames reach generic XDP whole): the kernel counts them in
+   * rx_dropped (xsk_rcv_check → -ENOSPC), as it does frames that found the FILL ring empty, which it also counts
+   * in rx_fill_ring_empty_descs (copy mode).
+   */
+  get rxOversize(): number {
+    if (this.closed) return 0;
+    const s = this.kernelStatistics();
+    return Math.max(0, s.rxDropped - s.rxFillRingEmptyDescs);
   }
 
   setPromisc(on: boolean): void {

@@ -59,6 +59,8 @@ export interface XskSocketConfig {
   tx: boolean;
   /** 'try': zero-copy if the driver can, else copy. */
   bind: BindMode | 'try';
+  /** Mempool RxFlag bits for every received frame (AF_XDP passes no checksum state). */
+  rxFlags: number;
   /** Per buffer id: 1 while the kernel owns it (shared by the sockets of one device; close frees what is marked). */
   owned: Uint8Array;
 }
@@ -78,6 +80,7 @@ export class XskSocket {
   private readonly ringSize: number;
   private readonly pool: Mempool;
   private readonly owned: Uint8Array;
+  private readonly rxFlags: number;
   private readonly shift: number;
   private readonly hiMul: number;
   private readonly chunkMask: number;
@@ -94,6 +97,7 @@ export class XskSocket {
     this.queue = cfg.queue;
     this.pool = cfg.pool;
     this.owned = cfg.owned;
+    this.rxFlags = cfg.rxFlags;
     this.ringSize = cfg.ringSize;
     this.fillTarget = cfg.rx ? cfg.ringSize : 0;
     this.shift = Math.log2(cfg.pool.entrySize);
@@ -208,6 +212,8 @@ export class XskSocket {
     const mask = rx.mask;
     const pool = this.pool;
     const plen = pool.len;
+    const flags = pool.rxFlags;
+    const rxFlags = this.rxFlags;
     const owned = this.owned;
     const shift = this.shift;
     const hiMul = this.hiMul;
@@ -227,6 +233,7 @@ export class XskSocket {
         pool.bytes.copyWithin(chunk + XDP_PACKET_HEADROOM, chunk + at, chunk + at + len);
       }
       plen[id] = len;
+      flags[id] = rxFlags;
       owned[id] = 0;
       ids[i] = id;
       bytes += len;
