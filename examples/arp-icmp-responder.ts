@@ -7,7 +7,7 @@
  *   then, from the peer:  ping 10.0.0.2; ip neigh show 10.0.0.2
  */
 import { parseArgs } from 'node:util';
-import { type App, createPool, ElasticThread, formatMac, openDevice, parseIpv4Cidr, Stack } from 'ixy.ts';
+import { type App, createPool, ElasticThread, formatMac, openDevice, parseIpv4Cidr, Stack, MonotonicClock } from 'ixy.ts';
 
 const { values: o } = parseArgs({ options: { dev: { type: 'string' }, ip: { type: 'string' }, seconds: { type: 'string' } } });
 if (!o.dev || !o.ip) {
@@ -17,7 +17,7 @@ if (!o.dev || !o.ip) {
 
 const pool = createPool([o.dev]);
 const device = openDevice(o.dev, { pool });
-const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)] });
+const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)], time: new MonotonicClock() });
 const idle: App = { finished: false, start() {}, onEvents() {} };
 const loop = new ElasticThread(stack, idle);
 

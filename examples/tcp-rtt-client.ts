@@ -8,7 +8,7 @@
  *   with, on the peer:  socat TCP-LISTEN:7,fork,reuseaddr EXEC:cat
  */
 import { parseArgs } from 'node:util';
-import { type App, createPool, ElasticThread, EventKind, openDevice, parseIpv4, parseIpv4Cidr, Stack } from 'ixy.ts';
+import { type App, createPool, ElasticThread, EventKind, openDevice, parseIpv4, parseIpv4Cidr, Stack, MonotonicClock } from 'ixy.ts';
 
 const { values: o } = parseArgs({ options: {
   dev: { type: 'string' }, ip: { type: 'string' }, connect: { type: 'string' }, port: { type: 'string', default: '7' },
@@ -27,7 +27,7 @@ let [messages, live, failures, stopping] = [0, 0, 0, false];
 
 const pool = createPool([o.dev]);
 const device = openDevice(o.dev, { pool });
-const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)] });
+const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)], time: new MonotonicClock() });
 const app: App = {
   get finished() { return stopping && live === 0; },
   start(api) { for (let k = 0; k < N; k++) if ((handle[k] = api.connect(server, port, k)) >= 0) live++; else failures++; },

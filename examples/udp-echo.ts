@@ -7,7 +7,7 @@
  *   then, from the peer:  echo hello | socat -t 1 - UDP:10.0.0.2:7
  */
 import { parseArgs } from 'node:util';
-import { type App, createPool, ElasticThread, EventKind, formatMac, openDevice, parseIpv4Cidr, Stack } from 'ixy.ts';
+import { type App, createPool, ElasticThread, EventKind, formatMac, openDevice, parseIpv4Cidr, Stack, MonotonicClock } from 'ixy.ts';
 
 const { values: o } = parseArgs({
   options: { dev: { type: 'string' }, ip: { type: 'string' }, port: { type: 'string', default: '7' }, seconds: { type: 'string' } },
@@ -20,7 +20,7 @@ const port = Number(o.port);
 
 const pool = createPool([o.dev]);
 const device = openDevice(o.dev, { pool });
-const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)] });
+const stack = new Stack({ device, addresses: [parseIpv4Cidr(o.ip)], time: new MonotonicClock() });
 let datagrams = 0;
 let bytes = 0;
 let failed = 0;

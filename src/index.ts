@@ -10,6 +10,9 @@ export {
 export { createPool, type PoolOptions } from './dataplane/pool.js';
 export { Mempool, type MempoolOptions } from './mem/mempool.js';
 export { Stack, type StackOptions, StackCounters } from './stack/stack.js';
+export { type TimeSource, VirtualTime } from './stack/clock.js';
+/** CLOCK_MONOTONIC read without allocating: the time source a busy loop should give its Stack. */
+export { MonotonicClock } from './sys/monotonic-clock.js';
 export { formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Address } from './stack/ip-interface.js';
 export type { App, NetApi } from './api/native.js';
 export { EventKind, EventQueue } from './api/events.js';
