@@ -18,4 +18,4 @@ export type { App, NetApi } from './api/native.js';
 export { EventKind, EventQueue } from './api/events.js';
 export { ApiError, apiErrorName, DeathReason, deathReasonName } from './api/codes.js';
 export { ElasticThread, type ElasticOptions, LoopCounters } from './dataplane/elastic-thread.js';
-export { IxyError, SimFault } from './util/errors.js';
+export { IxyError, SimFault, UsageError } from './util/errors.js';
