@@ -7,26 +7,79 @@
  * else frees it before returning.
  */
 import { DeathReason } from '../../api/codes.js';
-import { EventKind } from '../../api/events.js';
+import { EventKind, type EventQueue } from '../../api/events.js';
 import { TCP_DEFAULT_MSS, TcpFlag, type TcpView } from '../../wire/index.js';
-import { cookieSackOk, cookieTsval, cookieWscale } from '../syn-cookie.js';
+import type { Clock } from '../clock.js';
+import { cookieSackOk, cookieTsval, cookieWscale, type SynCookies } from '../syn-cookie.js';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt, type TcpConn, TcpState } from './tcp-conn.js';
+import { deflateOnPartialAck, enterRecovery, exitRecovery, growCwnd, initCwnd } from './tcp-congestion.js';
+import type { TcpCounters, TcpParams } from './tcp-params.js';
+import type { RecvBuffers } from './tcp-recv.js';
 import { sackPrune, sackUpdate } from './tcp-sack.js';
 import { sqRelease } from './tcp-send-queue.js';
-import type { Tcp } from './tcp.js';
+import type { Listener } from './tcp-table.js';
+
+/**
+ * What segment arrival needs from the connection layer, and nothing more (implemented by `Tcp`, tcp.ts). Congestion
+ * control state (tcp-congestion.ts), the SACK scoreboard and the send queue are functions of the connection alone
+ * and are called directly.
+ */
+export interface TcpInputHost {
+  readonly counters: TcpCounters;
+  readonly params: Pick<TcpParams, 'rcvBuf' | 'rcvShift' | 'ourMss' | 'initialWindow'>;
+  readonly clock: Readonly<Pick<Clock, 'msInt' | 'tsval'>>;
+  readonly cookies: Pick<SynCookies, 'encode' | 'decode'>;
+  readonly recv: Pick<RecvBuffers, 'append' | 'insertOoo' | 'pullInOrder'>;
+  /** For `connected`, `knock` and the FIN's `recv`. */
+  readonly events: Pick<EventQueue, 'push'>;
+  /** `deliver`, bound once (for RecvBuffers.pullInOrder). */
+  readonly deliverFn: (c: TcpConn, off: number, len: number) => void;
+
+  // the table (tcp-table.ts)
+  /** The connection registered under the tuple (TIME-WAIT included), or null. */
+  lookup(lip: number, lport: number, rip: number, rport: number): TcpConn | null;
+  listener(port: number): Listener | undefined;
+  newConn(lip: number, lport: number, rip: number, rport: number): TcpConn | null;
+  newIsn(c: TcpConn): number;
+  die(c: TcpConn, reason: number): void;
+  free(c: TcpConn): void;
+  /** Gives a received frame's buffer back to the pool. */
+  dropBuffer(id: number): void;
+  /** New in-order data for the app (a `recv` event if it has the connection). */
+  deliver(c: TcpConn, off: number, len: number): void;
+
+  // output (tcp-output.ts, tcp-segment.ts)
+  /** Output runs for `c` at the next flush (an ACK due, data the window lets out). */
+  touch(c: TcpConn): void;
+  retransmitFirst(c: TcpConn): void;
+  retransmitHole(c: TcpConn): boolean;
+  sendAck(c: TcpConn): void;
+  sendSyn(c: TcpConn, ack: boolean): void;
+  sendRst(lip: number, lport: number, rip: number, rport: number, seq: number, ack: number, withAck: boolean): void;
+  sendCookieSynAck(
+    lip: number, lport: number, rip: number, rport: number, isn: number, rcvNxt: number, wsOk: boolean, sackOk: boolean,
+    tsOk: boolean, tsval: number, tsecr: number,
+  ): void;
+  challengeAck(c: TcpConn): void;
+
+  // timers (tcp-rto.ts)
+  armRtx(c: TcpConn): void;
+  stopRtx(c: TcpConn): void;
+  rttSample(c: TcpConn): void;
+  enterTimeWait(c: TcpConn): void;
+}
 
 /** Timestamp option bytes taken from each segment's payload room when timestamps are on (RFC 7323 §3.2, 10 + 2 NOP). */
 const TS_OPTION_ROOM = 12;
 /** A peer's MSS below this is raised to it (Linux's TCP_MIN_MSS): an MSS of 0 would stall the connection for good. */
 const MIN_PEER_MSS = 88;
 
-export function tcpInput(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
+export function tcpInput(tcp: TcpInputHost, id: number, v: TcpView, src: number, dst: number): void {
   tcp.counters.segmentsIn++;
   const lport = v.dstPort;
   const rport = v.srcPort;
-  const idx = tcp.flows.lookup(dst, lport, src, rport);
-  if (idx < 0) { noConnection(tcp, id, v, src, dst); return; }
-  const c = tcp.at(idx);
+  const c = tcp.lookup(dst, lport, src, rport);
+  if (c === null) { noConnection(tcp, id, v, src, dst); return; }
   if (c.state === TcpState.SynSent) { synSent(tcp, c, id, v); return; }
   if (c.state === TcpState.TimeWait && (v.flags & (TcpFlag.Syn | TcpFlag.Ack | TcpFlag.Rst)) === TcpFlag.Syn &&
     timeWaitReusable(c, v)) {
@@ -34,7 +87,7 @@ export function tcpInput(tcp: Tcp, id: number, v: TcpView, src: number, dst: num
     noConnection(tcp, id, v, src, dst);
     return;
   }
-  if (!synchronized(tcp, c, id, v)) tcp.iface.pool.free(id);
+  if (!synchronized(tcp, c, id, v)) tcp.dropBuffer(id);
 }
 
 /** RFC 6191: a SYN may reopen a TIME-WAIT tuple when its timestamp (or, without timestamps, its ISN) is newer. */
@@ -45,16 +98,16 @@ function timeWaitReusable(c: TcpConn, v: TcpView): boolean {
 }
 
 /** RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN). */
-function noConnection(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): void {
-  if (!listenOrReset(tcp, id, v, src, dst)) tcp.iface.pool.free(id);
+function noConnection(tcp: TcpInputHost, id: number, v: TcpView, src: number, dst: number): void {
+  if (!listenOrReset(tcp, id, v, src, dst)) tcp.dropBuffer(id);
 }
 
 /** Returns true when the buffer was kept (data on the ACK that completed a SYN-cookie handshake). */
-function listenOrReset(tcp: Tcp, id: number, v: TcpView, src: number, dst: number): boolean {
+function listenOrReset(tcp: TcpInputHost, id: number, v: TcpView, src: number, dst: number): boolean {
   const flags = v.flags;
   const lport = v.dstPort;
   const rport = v.srcPort;
-  const listener = tcp.listeners.get(lport);
+  const listener = tcp.listener(lport);
   if ((flags & TcpFlag.Rst) !== 0) return false;
   if (listener === undefined) {
     // Closed port: RST (seq = SEG.ACK if ACK, else RST+ACK acknowledging the segment).
@@ -77,7 +130,7 @@ function listenOrReset(tcp: Tcp, id: number, v: TcpView, src: number, dst: numbe
   if (listener.synReceived >= listener.backlog) {
     // Backlog full: answer statelessly with a SYN cookie instead of dropping (RFC 4987 §3.6).
     tcp.counters.backlogDrops++;
-    const mss = peerMss < tcp.ourMss ? (peerMss < MIN_PEER_MSS ? MIN_PEER_MSS : peerMss) : tcp.ourMss;
+    const mss = peerMss < tcp.params.ourMss ? (peerMss < MIN_PEER_MSS ? MIN_PEER_MSS : peerMss) : tcp.params.ourMss;
     const isn = tcp.cookies.encode(dst, lport, src, rport, v.seq, mss, tcp.clock.msInt);
     const ts = o.hasTimestamps;
     const tsval = ts ? cookieTsval(tcp.clock.tsval, o.hasWindowScale ? o.windowScale : -1, o.sackPermitted) : 0;
@@ -101,28 +154,28 @@ function listenOrReset(tcp: Tcp, id: number, v: TcpView, src: number, dst: numbe
   c.sndUna = c.iss;
   c.sndNxt = c.sndMax = (c.iss + 1) | 0;
   c.recover = c.iss; // RFC 6582 §3.2 step 1
-  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
+  c.rcvAdv = (c.rcvNxt + (tcp.params.rcvBuf > 0xffff ? 0xffff : tcp.params.rcvBuf)) | 0;
   tcp.sendSyn(c, true);
   tcp.armRtx(c);
   return false;
 }
 
 /** Options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2). */
-function negotiate(tcp: Tcp, c: TcpConn, v: TcpView, peerMss: number): void {
+function negotiate(tcp: TcpInputHost, c: TcpConn, v: TcpView, peerMss: number): void {
   const o = v.options;
   c.wsOk = o.hasWindowScale;
   c.sndShift = c.wsOk ? o.windowScale : 0;
-  c.rcvShift = c.wsOk ? tcp.rcvShift : 0;
+  c.rcvShift = c.wsOk ? tcp.params.rcvShift : 0;
   c.sackOk = o.sackPermitted;
   c.tsOk = o.hasTimestamps;
   if (c.tsOk) c.tsRecent = o.tsVal;
-  let mss = peerMss < tcp.ourMss ? peerMss : tcp.ourMss;
+  let mss = peerMss < tcp.params.ourMss ? peerMss : tcp.params.ourMss;
   if (mss < MIN_PEER_MSS) mss = MIN_PEER_MSS;
   c.mss = mss - (c.tsOk ? TS_OPTION_ROOM : 0);
 }
 
 /** The ACK completing a handshake we answered with a SYN cookie: rebuild the connection from the cookie. */
-function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): TcpConn | null {
+function cookieAck(tcp: TcpInputHost, v: TcpView, src: number, dst: number): TcpConn | null {
   const lport = v.dstPort, rport = v.srcPort;
   const ourIsn = (v.ack - 1) | 0;
   const clientIsn = (v.seq - 1) | 0;
@@ -142,7 +195,7 @@ function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): TcpConn | nu
   const ws = c.tsOk ? cookieWscale(o.tsEcr) : -1;
   c.wsOk = ws >= 0;
   c.sndShift = c.wsOk ? ws : 0;
-  c.rcvShift = c.wsOk ? tcp.rcvShift : 0;
+  c.rcvShift = c.wsOk ? tcp.params.rcvShift : 0;
   c.sackOk = c.tsOk && cookieSackOk(o.tsEcr);
   if (c.tsOk) c.tsRecent = o.tsVal;
   c.mss = mss - (c.tsOk ? TS_OPTION_ROOM : 0);
@@ -150,20 +203,20 @@ function cookieAck(tcp: Tcp, v: TcpView, src: number, dst: number): TcpConn | nu
   c.maxSndWnd = c.sndWnd;
   c.sndWl1 = v.seq;
   c.sndWl2 = v.ack;
-  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0;
+  c.rcvAdv = (c.rcvNxt + (tcp.params.rcvBuf > 0xffff ? 0xffff : tcp.params.rcvBuf)) | 0;
   establish(tcp, c);
   return c;
 }
 
 /** SYN-RECEIVED → ESTABLISHED for a passive open: the app hears a knock. */
-function establish(tcp: Tcp, c: TcpConn): void {
+function establish(tcp: TcpInputHost, c: TcpConn): void {
   if (c.listenPort >= 0) {
-    const l = tcp.listeners.get(c.listenPort);
+    const l = tcp.listener(c.listenPort);
     if (l !== undefined && l.synReceived > 0) l.synReceived--;
     c.listenPort = -1;
   }
   c.state = TcpState.Established;
-  tcp.initCwnd(c);
+  initCwnd(c, tcp.params.initialWindow);
   c.retries = 0;
   tcp.stopRtx(c);
   // A simultaneous open (RFC 9293 §3.5 figure 7) went through SYN-RECEIVED too; its app asked with connect.
@@ -172,8 +225,8 @@ function establish(tcp: Tcp, c: TcpConn): void {
 }
 
 /** RFC 9293 §3.10.7.3 (SYN-SENT). */
-function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
-  tcp.iface.pool.free(id);
+function synSent(tcp: TcpInputHost, c: TcpConn, id: number, v: TcpView): void {
+  tcp.dropBuffer(id);
   const flags = v.flags;
   const ack = v.ack;
   const hasAck = (flags & TcpFlag.Ack) !== 0;
@@ -189,7 +242,7 @@ function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
   c.irs = v.seq;
   c.rcvNxt = (v.seq + 1) | 0;
   negotiate(tcp, c, v, v.options.hasMss ? v.options.mss : TCP_DEFAULT_MSS);
-  c.rcvAdv = (c.rcvNxt + (tcp.rcvBuf > 0xffff ? 0xffff : tcp.rcvBuf)) | 0; // what our SYN offered
+  c.rcvAdv = (c.rcvNxt + (tcp.params.rcvBuf > 0xffff ? 0xffff : tcp.params.rcvBuf)) | 0; // what our SYN offered
   if (!hasAck) {
     // Simultaneous open: answer with a SYN-ACK from SYN-RECEIVED.
     c.state = TcpState.SynReceived;
@@ -206,7 +259,7 @@ function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
   c.sndWl1 = v.seq;
   c.sndWl2 = ack;
   c.state = TcpState.Established;
-  tcp.initCwnd(c);
+  initCwnd(c, tcp.params.initialWindow);
   c.retries = 0;
   tcp.stopRtx(c);
   tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, 0, 0, 0, -1);
@@ -217,7 +270,7 @@ function synSent(tcp: Tcp, c: TcpConn, id: number, v: TcpView): void {
 /**
  * RFC 9293 §3.10.7.4 for every synchronized state (and SYN-RECEIVED). Returns true when the buffer was kept.
  */
-function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
+function synchronized(tcp: TcpInputHost, c: TcpConn, id: number, v: TcpView): boolean {
   const flags = v.flags;
   const o = v.options;
   let seq = v.seq;
@@ -290,7 +343,7 @@ function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
     }
   }
   if (seqGt(ack, c.sndMax)) { c.ackNow = true; tcp.touch(c); return false; }
-  if (tcp.ackTooOld(c, ack)) { tcp.challengeAck(c); return false; }
+  if (ackTooOld(c, ack)) { tcp.challengeAck(c); return false; }
   processAck(tcp, c, v, seq, ack, segLen);
   if (c.state === TcpState.Closed) return false;
 
@@ -353,7 +406,7 @@ function synchronized(tcp: Tcp, c: TcpConn, id: number, v: TcpView): boolean {
 }
 
 /** §3.10.7.4 fifth step for ESTABLISHED and later: advance SND.UNA, congestion control, window update. */
-function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, segLen: number): void {
+function processAck(tcp: TcpInputHost, c: TcpConn, v: TcpView, seq: number, ack: number, segLen: number): void {
   const wndField = v.window << c.sndShift;
   if (c.sackOk && v.options.sackBlocks > 0) sackUpdate(c, v.options);
   if (seqGt(ack, c.sndUna)) {
@@ -375,21 +428,15 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
     c.retries = 0;
     if (c.inRecovery) {
       if (seqGe(ack, c.recover)) {
-        // RFC 6582 §3.2 step 3: full acknowledgment ends recovery.
-        const flight = seqDiff(c.sndMax, c.sndUna);
-        const deflated = (flight > c.mss ? flight : c.mss) + c.mss;
-        c.cwnd = c.ssthresh < deflated ? c.ssthresh : deflated;
-        c.inRecovery = false;
+        exitRecovery(c); // RFC 6582 §3.2 step 3: full acknowledgment ends recovery
       } else {
         // Partial acknowledgment: resend the next hole, deflate by what was acked (RFC 6582 §3.2 step 4).
         if (seqLt(c.highRxt, c.sndUna)) c.highRxt = c.sndUna;
         tcp.retransmitHole(c);
-        c.cwnd -= acked;
-        if (acked >= c.mss) c.cwnd += c.mss;
-        if (c.cwnd < c.mss) c.cwnd = c.mss;
+        deflateOnPartialAck(c, acked);
       }
     } else {
-      tcp.growCwnd(c, dataAcked);
+      growCwnd(c, dataAcked);
     }
     c.dupAcks = 0;
     c.limitedTransmit = 0;
@@ -412,15 +459,8 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
     if (c.dupAcks === 3 && !c.inRecovery && (!afterTimeout || (c.cwnd > c.mss && c.lastAdvance <= 4 * c.mss))) {
       // Fast retransmit (RFC 5681 §3.2 steps 2–4; RFC 6582 §3.2 step 2 for `recover`).
       tcp.counters.fastRetransmits++;
-      const flight = seqDiff(c.sndMax, c.sndUna);
-      const half = flight >> 1;
-      c.ssthresh = half > 2 * c.mss ? half : 2 * c.mss;
-      c.recover = c.sndMax;
-      c.inRecovery = true;
-      c.limitedTransmit = 0;
-      c.highRxt = c.sndUna;
+      enterRecovery(c);
       tcp.retransmitFirst(c);
-      c.cwnd = c.ssthresh + 3 * c.mss;
       tcp.armRtx(c);
     } else if (c.inRecovery) {
       c.cwnd += c.mss; // each further duplicate: a segment has left the network (step 5)
@@ -461,7 +501,7 @@ function processAck(tcp: Tcp, c: TcpConn, v: TcpView, seq: number, ack: number, 
 }
 
 /** The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth step). */
-function finArrived(tcp: Tcp, c: TcpConn): void {
+function finArrived(tcp: TcpInputHost, c: TcpConn): void {
   c.rcvNxt = (c.rcvNxt + 1) | 0;
   c.finReceived = true;
   c.ackNow = true;
@@ -482,4 +522,9 @@ function finArrived(tcp: Tcp, c: TcpConn): void {
     default:
       break;
   }
+}
+
+/** RFC 5961 §5.2: an ACK below SND.UNA − MAX.SND.WND is too old to be acceptable (it draws a challenge ACK). */
+function ackTooOld(c: TcpConn, ack: number): boolean {
+  return seqLt(ack, (c.sndUna - c.maxSndWnd) | 0);
 }
