@@ -7,6 +7,15 @@
  * come back, and 50 MiB sent with nc must arrive with the same sha256. Segmentation offloads are turned off on
  * the veths: a forwarder of Ethernet frames cannot carry 64 KB TSO/GRO super-frames (nor can a real wire), and
  * checksums must be complete in the frame (a veth peer otherwise leaves them to an offload that never happens).
+ *
+ * 0 lost must mean the forwarder lost nothing, not that the host never descheduled it: every receive queue on the
+ * path holds ≥ 0.5 s of pings. An AF_XDP RX ring holds 512 frames (1 s at 2 ms), a tap's queue 1000 (xdp and sim
+ * forwarders stopped with SIGSTOP for 1 s lost no ping). A packet: RX ring is TPACKET_V3 blocks, and the kernel
+ * hands a block over one timer tick after it opened it however few frames it holds: at one ping per 2 ms a block
+ * holds one to three, so the default --ring-size 512 (16 blocks) covered ~100 ms of stall (a forwarder stopped for
+ * 100 ms lost 3 of 600 pings; 300 ms, 19). So with a packet: device the forwarder gets --ring-size 4096 (128 blocks;
+ * a block holds at least one frame, so at one ping per 5 ms they cover ≥ 640 ms) and the pings go every 5 ms:
+ * stopped for 1 s, that forwarder lost none.
  */
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -29,14 +38,26 @@ interface Kind {
   /** Extra CLI options. */
   extra?: (a: string, b: string) => string[];
   tap?: boolean;
+  /** Seconds between pings (default PING_INTERVAL). */
+  pingInterval?: string;
 }
+
+const PING_INTERVAL = '0.002';
+/** With a packet: device: 128 RX blocks (see above), one ping per block at most every 5 ms: ≥ 640 ms of stall. */
+const PACKET_RING = ['--ring-size', '4096'];
+const PACKET_PING_INTERVAL = '0.005';
 
 const KINDS: Kind[] = [
   { name: 'xdp native', specs: (a, b) => [`xdp:${a},mode=native`, `xdp:${b},mode=native`] },
   { name: 'xdp generic', specs: (a, b) => [`xdp:${a},mode=generic`, `xdp:${b},mode=generic`] },
-  { name: 'packet', specs: (a, b) => [`packet:${a}`, `packet:${b}`] },
+  { name: 'packet', specs: (a, b) => [`packet:${a}`, `packet:${b}`], extra: () => PACKET_RING, pingInterval: PACKET_PING_INTERVAL },
   { name: 'tap', tap: true },
-  { name: 'xdp + packet (mixed kinds)', specs: (a, b) => [`xdp:${a}`, `packet:${b}`] },
+  // --ring-size applies to both devices: the xdp: one's FILL ring then takes 4096 buffers and its TX ring up to
+  // 4096 more, so the pool (default 4096) grows too
+  {
+    name: 'xdp + packet (mixed kinds)', specs: (a, b) => [`xdp:${a}`, `packet:${b}`],
+    extra: () => [...PACKET_RING, '--pool-size', '16384'], pingInterval: PACKET_PING_INTERVAL,
+  },
   { name: 'simulated 82599 on Linux wires', specs: () => ['sim:0', 'sim:1'], extra: (a, b) => ['--sim-wire', `${a},${b}`] },
 ];
 
@@ -109,7 +130,7 @@ describe('ixy fwd joins two namespaces', { skip: canUseNetns() ? false : 'needs 
         // the first per-second statistics line says the devices are up
         await until('the forwarder to start', () => log.text().includes('['), 30_000, log.text);
 
-        const ping = await lab.run(L, ['ping', '-c', String(PINGS), '-i', '0.002', '-W', '2', '-q', `${net}.2`], { timeoutMs: 60_000 });
+        const ping = await lab.run(L, ['ping', '-c', String(PINGS), '-i', kind.pingInterval ?? PING_INTERVAL, '-W', '2', '-q', `${net}.2`], { timeoutMs: 60_000 });
         assert.match(ping.stdout, new RegExp(`${PINGS} packets transmitted, ${PINGS} received`), ping.stdout + ping.stderr + log.text());
 
         const sink = lab.run(R, ['sh', '-c', 'nc -l 5201 | sha256sum'], { timeoutMs: 120_000 });

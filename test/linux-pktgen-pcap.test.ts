@@ -3,6 +3,12 @@
  * the peer's interface counter must rise by exactly the number pktgen says it sent, and a capture of such a
  * stream, read back by tshark, must have the right count, lengths, addresses, checksums and sequence numbers.
  * IPv6 is off in these namespaces so the kernel sends nothing of its own that would disturb exact counts.
+ *
+ * The capture must hold the whole burst while the host does not run it: an AF_XDP ring (512) and a tap's queue
+ * (1000) hold the CAPTURED frames outright. A packet: RX ring is 64 KiB TPACKET_V3 blocks the kernel hands over one
+ * timer tick after it opened them however few frames they hold, so a burst spread out by a descheduled pktgen fills
+ * one block per batch it sends, or per tick: the default --ring-size 512 (16 blocks) has little room over the ~10
+ * batches of 32; the capture gets --ring-size 4096 (128 blocks).
  */
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -16,10 +22,11 @@ const CLI = path.resolve('dist/src/cli/main.js');
 const SENT = 5000;
 const CAPTURED = 300;
 
-const KINDS: Array<{ name: string; spec: (ifname: string) => string }> = [
+/** `capture`: options for `ixy pcap` on this kind (see above). */
+const KINDS: Array<{ name: string; spec: (ifname: string) => string; capture?: string[] }> = [
   { name: 'xdp native', spec: (i) => `xdp:${i},mode=native` },
   { name: 'xdp generic', spec: (i) => `xdp:${i},mode=generic` },
-  { name: 'packet', spec: (i) => `packet:${i}` },
+  { name: 'packet', spec: (i) => `packet:${i}`, capture: ['--ring-size', '4096'] },
 ];
 
 function quietNs(lab: Netlab, label: string): string {
@@ -90,7 +97,7 @@ describe('pktgen and pcap on Linux interfaces', { skip: canUseNetns() ? false : 
     }
   });
 
-  for (const kind of [...KINDS, { name: 'tap', spec: (i: string) => `tap:${i}` }]) {
+  for (const kind of [...KINDS, { name: 'tap', spec: (i: string) => `tap:${i}`, capture: undefined }]) {
     test(`${kind.name}: ixy pcap writes what tshark reads back`, { timeout: 60_000 }, async () => {
       const lab = new Netlab();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ixy-pcap-'));
@@ -110,7 +117,7 @@ describe('pktgen and pcap on Linux interfaces', { skip: canUseNetns() ? false : 
           capIf = v.b;
           genSpec = `packet:${v.a}`;
         }
-        const cap = lab.spawn(P, ['node', CLI, 'pcap', kind.spec(capIf), file, '--count', String(CAPTURED)]);
+        const cap = lab.spawn(P, ['node', CLI, 'pcap', kind.spec(capIf), file, '--count', String(CAPTURED), ...(kind.capture ?? [])]);
         await waitForOutput(cap, /\[/, 20_000); // first statistics line: the device is up
         const genNs = kind.name === 'tap' ? P : G;
         const gen = await lab.run(genNs, ['node', CLI, 'pktgen', genSpec, '--count', String(CAPTURED), '--json'], { timeoutMs: 30_000 });

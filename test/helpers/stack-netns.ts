@@ -9,6 +9,12 @@
  *                          --veth-- ns S: ixy 10.N.0.2/24, gateway 10.N.0.1
  *
  * Offloads (checksum, TSO/GSO, GRO) are off on every veth end: the stack sends and expects complete frames.
+ *
+ * On packet: the stack gets --ring-size 4096 (PACKET_RING), so a test's "0% loss" checks the stack, not how soon the
+ * host schedules it: a TPACKET_V3 RX ring is 64 KiB blocks the kernel hands over one timer tick after it opened them
+ * however few frames they hold, so at a ping per 10 ms each block holds one, and the default --ring-size 512
+ * (16 blocks) covered 160 ms of stall (a stack stopped for 300 ms every 1.5 s lost 3 of 100). 128 blocks cover ≥ 1.28 s at that rate.
+ * (xdp: rings hold 512 frames, 5 s of such pings; a tap's queue 1000.)
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -54,7 +60,12 @@ export interface Topology {
   tap?: string;
   /** The Linux side of the link the stack is on (the veth end or the tap), in `peer` (or `router`). */
   linuxIf: string;
+  /** Options for a stack on `dev` (or a device wrapping it, impair:…/dev): its ring size. */
+  devOptions: string[];
 }
+
+/** A packet: stack's RX ring: 128 TPACKET_V3 blocks (see above). */
+export const PACKET_RING = ['--ring-size', '4096'];
 
 function offloadsOff(ns: string, ifname: string): void {
   execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', ifname, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'], { stdio: 'ignore' });
@@ -76,14 +87,17 @@ export function directTopology(lab: Netlab, kind: DevKind, net: number, queues?:
     const S = lab.ns('s');
     noIpv6(S);
     const tap = lab.ifname('t');
-    return { lab, kind, peer: S, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `tap:${tap}`, tap, linuxIf: tap };
+    return { lab, kind, peer: S, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `tap:${tap}`, tap, linuxIf: tap, devOptions: [] };
   }
   const P = lab.ns('p');
   const S = lab.ns('s');
   noIpv6(P); noIpv6(S);
   const v = lab.veth({ ns: P, name: 'p', addr: `${peerIp}/24`, queues }, { ns: S, name: 's', queues });
   if (!kernelOffloads) { offloadsOff(P, v.a); offloadsOff(S, v.b); }
-  return { lab, kind, peer: P, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `${kind}:${v.b}`, linuxIf: v.a };
+  return {
+    lab, kind, peer: P, stackNs: S, peerIp, stackIp, stackCidr: `${stackIp}/24`, dev: `${kind}:${v.b}`, linuxIf: v.a,
+    devOptions: kind === 'packet' ? PACKET_RING : [],
+  };
 }
 
 /** Peer behind a Linux router (forwarding on, nothing else): where nftables can drop real wire packets both ways. */
@@ -99,7 +113,7 @@ export function routedTopology(lab: Netlab, net: number): Topology {
   execFileSync('ip', ['netns', 'exec', R, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   return {
     lab, kind: 'xdp', peer: P, stackNs: S, router: R, peerIp: `10.${net}.1.1`, stackIp: `10.${net}.0.2`,
-    stackCidr: `10.${net}.0.2/24`, gateway: `10.${net}.0.1`, dev: `xdp:${rs.b}`, linuxIf: rs.a,
+    stackCidr: `10.${net}.0.2/24`, gateway: `10.${net}.0.1`, dev: `xdp:${rs.b}`, linuxIf: rs.a, devOptions: [],
   };
 }
 
@@ -160,7 +174,8 @@ export class StackProc {
  * process creates and gives Linux's side its address. Does not wait for the stack itself: see `waitReachable`.
  */
 export async function startStack(t: Topology, args: string[], dev = t.dev): Promise<StackProc> {
-  const full = ['node', CLI, ...args, '--dev', dev, '--ip', t.stackCidr, ...(t.gateway ? ['--gateway', t.gateway] : [])];
+  const devOptions = dev === t.dev || dev.endsWith(`/${t.dev}`) ? t.devOptions : [];
+  const full = ['node', CLI, ...args, '--dev', dev, ...devOptions, '--ip', t.stackCidr, ...(t.gateway ? ['--gateway', t.gateway] : [])];
   const p = new StackProc(t.lab.spawn(t.stackNs, full), full.join(' '));
   if (t.tap) {
     const deadline = Date.now() + 20_000;
