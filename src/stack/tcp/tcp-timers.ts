@@ -55,10 +55,14 @@ export class TcpTimers {
         c.highRxt = c.sndUna;
         this.out.retransmitFirst(c);
       } else {
-        const len = flight < c.mss ? flight : c.mss;
+        // The FIN takes a sequence number but no byte of the send queue: the probe resends the last data (at most a
+        // segment) and the FIN with it when the FIN is outstanding.
+        const fin = c.finSent && c.sndMax === ((c.finSeq + 1) | 0);
+        const data = fin ? flight - 1 : flight;
+        const len = data < c.mss ? data : c.mss;
         this.counters.retransmits++;
         c.rttTiming = false;
-        this.seg.sendData(c, (c.sndMax - len) | 0, len, false);
+        this.seg.sendData(c, (c.sndMax - len - (fin ? 1 : 0)) | 0, len, fin);
       }
     }
     this.rto.armTimer(c, c.rto);
