@@ -3,6 +3,8 @@
  * devices (`openDevice`, `createPool`), the TCP/IP stack, the native zero-copy API (calls, events, result codes) and
  * the run-to-completion loop that runs an app on a stack. The layers below have their own entry points:
  * `ixy.ts/driver`, `ixy.ts/wire`, `ixy.ts/stack`, `ixy.ts/sim`. Anything not exported here or there is internal.
+ *
+ * @module ixy.ts
  */
 export {
   type Device, type DeviceOptions, type DeviceSpec, type DeviceStats, emptyStats, formatMac, openDevice, parseDeviceSpec,

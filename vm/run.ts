@@ -2,7 +2,7 @@
  * `npm run vm -- [options] <command>`: boots a small QEMU guest (Debian kernel, an initramfs built here from
  * busybox-static + the host's node and its libraries), shares the project root with 9p at the same path, runs
  * <command> there as root, prints its stdout/stderr and powers off. The exit status is the command's.
- * See ../shared/facts/qemu-guest.md for what works on this kind of VM, and `--help` below.
+ * vm/README.md says what the guest holds and why (accelerator, kernel, NICs, VFIO); `--help` below lists every option.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -2,17 +2,38 @@
  * The native zero-copy API (IX's, in TypeScript): what an application gets from the dataplane.
  *
  * Calls down are methods that return a result code at once (api/codes.ts) — a bad handle, a closed connection or
- * a full send buffer is reported, never thrown; their packets are built in one batch at the loop's "calls" step.
+ * a full send buffer is reported, never thrown; their packets are built in one batch after `App.onEvents` returns
+ * (`Stack.flush`), so they leave in the iteration that delivered the events.
  * Events up arrive as one `EventQueue` per loop iteration (api/events.ts), read in order by `App.onEvents`.
  *
- * Ownership: `recv` data lives in packet buffers until `recvDone(handle, n)` releases its first n bytes (in order);
- * bytes given to `sendv` belong to the stack until `sent` events have acknowledged them — the app must not
- * change them before. IPv4 addresses are int32 (`parseIpv4`, `formatIpv4`).
+ * Ownership (docs/api-ownership.md has the whole table and the lifetime diagrams):
  *
- * This is the contract; stack/ implements it (`stack.api`).
+ * ```
+ * Recv(h, off, len)  ─▶ bytes[off, off+len) are the stack's, lent to the app ─▶ recvDone(h, n): first n bytes, in order
+ * sendv(h, d, o, l)→t ─▶ d[o, o+t) referenced by the stack, app must not change ─▶ Sent(h, acked) events add up to t
+ * UdpRecv(…, buf)     ─▶ the datagram's packet buffer is the stack's, lent ─▶ udpRecvDone(buf), any order
+ * sendTo(…)           ─▶ copied into a frame before it returns
+ * ```
+ *
+ * IPv4 addresses are int32 (`parseIpv4`, `formatIpv4`). This is the contract; stack/ implements it (`stack.api`).
  */
 import type { EventQueue } from './events.js';
 
+/**
+ * The calls an app makes on its stack (`stack.api`). Each returns at once: a non-negative value (0, or the bytes
+ * `sendv` took) or a negative `ApiError` code; nothing is thrown. The packets the calls ask for are built after
+ * the app's `onEvents` returns and leave in the same loop iteration.
+ *
+ * Buffer ownership — received data is read in place, data to send is referenced, not copied:
+ * - `Recv` data stays in its packet buffer, the stack's, until `recvDone` releases it, in arrival order; until then
+ *   it counts against the receive window.
+ * - Bytes given to `sendv` stay referenced by the stack until `Sent` events have acknowledged them; the app must
+ *   not change them before (retransmissions read them again).
+ * - A `UdpRecv` datagram's buffer stays out of the pool until `udpRecvDone(buf)`.
+ * - When a connection ends the stack frees what it held for it, possibly in the same iteration as its last `Recv`.
+ *
+ * [Buffer ownership](../../docs/api-ownership.md) has the table and the lifetime diagrams.
+ */
 export interface NetApi {
   /** Bytes that Recv/UdpRecv offsets index (the packet buffers). */
   readonly bytes: Uint8Array;
@@ -27,8 +48,17 @@ export interface NetApi {
   connect(ip: number, port: number, cookie: number): number;
   accept(handle: number, cookie: number): number;
   reject(handle: number): number;
-  /** Bytes taken (≤ len), or an error; `Again` when the send buffer is full (retry after `sent`). */
+  /**
+   * Queues `data[off, off+len)` for sending without copying it. Returns the bytes taken (t ≤ len), or an error;
+   * `Again` when the send buffer is full (retry after `Sent`). The stack references `data[off, off+t)` until `Sent`
+   * events have acknowledged those t bytes: the app must not change them before.
+   */
   sendv(handle: number, data: Uint8Array, off: number, len: number): number;
+  /**
+   * Releases the first `len` bytes of received data not yet released on this connection (in arrival order, across
+   * `Recv` events; part of an event is fine): their buffers go back to the pool and the window reopens.
+   * `Overrun` if that is more than was delivered.
+   */
   recvDone(handle: number, len: number): number;
   /** Graceful close (FIN after the queued data); exactly one `dead` event follows, also for a connection not yet established. */
   close(handle: number): number;
@@ -36,8 +66,9 @@ export interface NetApi {
 
   udpBind(port: number): number;
   udpUnbind(port: number): number;
+  /** Copies `data[off, off+len)` into a datagram at once (the bytes are the app's again when it returns); ≤ MTU − 28. */
   sendTo(port: number, ip: number, remotePort: number, data: Uint8Array, off: number, len: number): number;
-  /** Gives back a UdpRecv event's buffer (the event's `buf`). */
+  /** Gives back a UdpRecv event's buffer (the event's `buf`), in any order; until then its data stays readable. */
   udpRecvDone(buf: number): number;
 }
 

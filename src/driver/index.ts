@@ -1,4 +1,11 @@
-// Every device kind registers itself on import; later kinds (virtio, xdp, packet, tap) add a line here.
+/**
+ * ixy.ts/driver: the `Device` interface every device kind implements (`rxBatch`/`txBatch` of buffer ids, statistics,
+ * link, MAC), device specs (`parseDeviceSpec`) and `openDevice`, and the registry of kinds: sim, ixgbe, virtio, xdp,
+ * packet, tap, impair. For people writing forwarders and middleboxes; a stack app needs only the root entry point.
+ *
+ * @module ixy.ts/driver
+ */
+// Every device kind registers itself on import; a new kind adds a line here.
 import './sim/sim-driver.js';
 import './ixgbe/pci-driver.js';
 import './packet/packet-driver.js';

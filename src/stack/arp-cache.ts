@@ -16,7 +16,7 @@
  *   is full the *arriving* buffer is dropped (`ArpHold.Dropped`), so the caller always knows who owns it; the RFC's
  *   "(the latest)" would rather drop the oldest — with 16 saved packets the SHOULD's "at least one" is still met.
  *
- * ## Layout (struct of arrays, DESIGN.md "Hot path rules")
+ * ## Layout (struct of arrays, docs/hot-path.md)
  * `capacity` entries in typed arrays indexed by entry: address (int32, wire/bytes.ts says why), state, MAC (`macs`,
  * 6 bytes each, so the caller copies it into a frame header with `copyMac(frame, off, cache.macs, e * 6)`), deadlines
  * (Float64Array: millisecond clocks exceed 2^31), request count, pending-list head/tail/count. Lookup is a chained hash

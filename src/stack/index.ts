@@ -1,6 +1,8 @@
 /**
  * stack/: the TCP/IP stack (IPv4, ARP, ICMP echo, UDP, TCP) that the native API drives. An application normally needs
  * only `Stack` (also in the root entry point); the pieces here are for people building their own loop or tools.
+ *
+ * @module ixy.ts/stack
  */
 export { Stack, type StackOptions, StackCounters } from './stack.js';
 export {

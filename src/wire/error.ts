@@ -1,5 +1,5 @@
 /**
- * How a view reports malformed input: a small integer, never an exception (DESIGN.md, wire/).
+ * How a view reports malformed input: a small integer, never an exception (docs/hot-path.md, "Views are reused").
  * `Ok` is 0 so callers can write `if (err !== WireError.Ok)` or `if (err)`.
  */
 export const WireError = {

@@ -1,8 +1,10 @@
 /**
- * wire/: zero-copy views over packet bytes (DESIGN.md). Parse with one reusable view per layer —
+ * wire/: zero-copy views over packet bytes (docs/hot-path.md). Parse with one reusable view per layer —
  * `view.wrap(bytes, off, len[, addrSum])` returns a `WireError` — and emit with `emit*` functions writing in place.
  * Nothing here allocates per packet or throws on malformed input. 32-bit values (addresses, sequence numbers,
  * timestamps) are int32 so they never need boxing; bytes.ts says why.
+ *
+ * @module ixy.ts/wire
  */
 export { WireError, wireErrorName } from './error.js';
 export { rd16, rd32, wr16, wr32 } from './bytes.js';

@@ -2,6 +2,8 @@
  * ixy.ts/sim: devices for tests without hardware or root. The simulated 82599 (`SimNic.start()`, then `sim:0`,
  * `sim:1` open like any device: the unmodified ixgbe driver runs on the model) and an in-memory wire that joins two
  * mempools as two devices. The test-frame format is what the simulated testers send and check.
+ *
+ * @module ixy.ts/sim
  */
 import '../index.js';
 export { SimNic, type SimHandles, type SimNicOptions, type SimWiring, type TesterSnapshot } from './sim-nic.js';
