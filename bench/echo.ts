@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Netlab } from '../test/helpers/netns.js';
+import type { Netlab } from '../lab/netns.js';
 import { Proc } from './fwd-linux-proc.js';
 import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, saveResults, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
 import {

@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Netlab } from '../test/helpers/netns.js';
+import type { Netlab } from '../lab/netns.js';
 import { sleep } from './fwd-linux-topo.js';
 
 const KEEP = 256 * 1024;

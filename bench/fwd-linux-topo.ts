@@ -4,7 +4,7 @@
  *   forwarding:  ns gen [g0 10.0.0.1] ──veth── [f0 10.0.0.254] ns fwd [f1 10.0.1.254] ──veth── [s0 10.0.1.1] ns sink
  *   direct:      ns gen [g0 10.0.0.1] ──veth── [s0 10.0.1.1] ns sink           (the generator's own rate)
  *
- * Every run builds a fresh one with names unique to the process (test/helpers/netns.ts) and deletes it
+ * Every run builds a fresh one with names unique to the process (lab/netns.ts) and deletes it
  * afterwards. The subnets are those of ixy's test frame (10.0.0.1 → 10.0.1.1, src/util/test-frame.ts), so the
  * same frame is forwarded by every forwarder, Linux's ip_forward included. IPv6 is off in all three namespaces
  * (no router solicitations or MLD reports in the counters); neighbours are static.
@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Netlab } from '../test/helpers/netns.js';
+import { Netlab } from '../lab/netns.js';
 import { buildTestFrame } from '../src/util/test-frame.js';
 import { optionError } from './options.js';
 

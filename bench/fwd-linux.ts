@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Netlab } from '../test/helpers/netns.js';
+import type { Netlab } from '../lab/netns.js';
 import { type Generator, GENERATORS, generatorByName, removeTmp, startXdpHelper } from './fwd-linux-gen.js';
 import { type Forwarder, FORWARDERS, type Running } from './fwd-linux-peers.js';
 import { type Proc, removeDpdkRuntime } from './fwd-linux-proc.js';

@@ -32,8 +32,9 @@ import {
   X_FORWARDED, X_HEAP_USED, X_STEPS, X_WALL_MS, X_SB_MS, X_SB_PACKETS, X_SB_STEPS, X_SE_MS, X_SE_STEPS, CLOCK_READ_NS,
 } from './fwd-sim-worker.js';
 import { barChart, lineChart } from './svg.js';
-import { shieldCpu, undoStaleShield } from './cpu-shield.js';
-import { type CpuStalls, describe as describeStalls, MAX_GAPS, probeHostStalls, summarise } from './host-stalls.js';
+import { shieldCpu, undoStaleShield } from '../lab/cpu-shield.js';
+import { describe as describeStalls, MAX_GAPS, probeHostStalls } from './host-stalls.js';
+import { type CpuStalls, summarise } from '../lab/stall-floor.js';
 import { GapLog } from '../src/util/gap-log.js';
 import { MonotonicClock } from '../src/sys/monotonic-clock.js';
 import { RESULTS_DIR } from './paths.js';
@@ -89,7 +90,7 @@ interface Options {
   /** Measure only while the host keeps our two vCPUs on one L3 (or on two): see waitPlacement. */
   placement: 'any' | 'shared-L3' | 'split-L3';
   placementWait: number;
-  /** Shield the forwarder's CPU (bench/cpu-shield.ts) and run the forwarder SCHED_FIFO, the model at nice -1 (root). */
+  /** Shield the forwarder's CPU (lab/cpu-shield.ts) and run the forwarder SCHED_FIFO, the model at nice -1 (root). */
   isolate: boolean;
   /** Redraw the SVGs from the JSON files in bench/results without running anything. */
   replot: boolean;
@@ -121,7 +122,7 @@ const HELP = `usage: node dist/bench/fwd-sim.js [options]   (or: npm run bench:f
                      during which that changed; the split case is the simulator's version of a NIC on a remote NUMA node
   --isolate          latency on an isolated core, made at run time and undone afterwards (root): every other thread,
                      IRQ and unbound workqueue moves to CPU 0, RT throttling is off; the forwarder runs SCHED_FIFO
-                     on CPU 1, the NIC model on CPU 0 with everything else (see bench/cpu-shield.ts)
+                     on CPU 1, the NIC model on CPU 0 with everything else (see lab/cpu-shield.ts)
   --alloc-profile    diagnostic: sample the forwarding thread's allocations over the measured interval and list the sites
   --replot           only redraw fwd-sim.svg / fwd-sim-latency.svg from the JSON files in bench/results
   --out <file>       also write the single-batch / latency result to this JSON file

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Netlab } from '../test/helpers/netns.js';
+import type { Netlab } from '../lab/netns.js';
 import { Proc, which } from './fwd-linux-proc.js';
 import { allThreads, numberOption, saveResults, sleep } from './fwd-linux-topo.js';
 import {

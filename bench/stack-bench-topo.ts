@@ -5,7 +5,7 @@
  *   ns cli [kc] ───veth─── [ks] ns srv      server end (or both ends) with a kernel address: Linux's TCP/IP
  *   client on CPU 0 (taskset)   server on CPU 1 (taskset)
  *
- * Names are unique to the process (test/helpers/netns.ts); the namespaces are deleted at the end, on failure, and
+ * Names are unique to the process (lab/netns.ts); the namespaces are deleted at the end, on failure, and
  * on SIGINT/SIGTERM (`onSignalCleanup`). Offloads are off on every veth end (`ethtool -K … tx off tso off gso off
  * gro off`): the stack does not do checksum offload, TSO or GRO, so every frame on the wire is a real, checksummed,
  * MTU-sized one — for the Linux peers too, so both sides of a comparison see the same frames. IPv6 is off (no
@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { Netlab } from '../test/helpers/netns.js';
+import { Netlab } from '../lab/netns.js';
 import { allThreads, CPU_FWD, CPU_GEN, nsExec, nsWrite, type Port, sleep, type ThreadCpu } from './fwd-linux-topo.js';
 import type { Proc } from './fwd-linux-proc.js';
 

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Netlab } from '../test/helpers/netns.js';
+import { Netlab } from '../lab/netns.js';
 import { numberOption } from './fwd-linux-topo.js';
 import { collectionsByIsolate } from './trace-gc-lines.js';
 import { RESULTS_DIR } from './paths.js';

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Netlab } from '../test/helpers/netns.js';
+import { Netlab } from '../lab/netns.js';
 import { collectionsByIsolate } from './trace-gc-lines.js';
 import { RESULTS_DIR } from './paths.js';
 import { optionError, parseBenchArgs } from './options.js';

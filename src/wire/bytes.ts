@@ -4,7 +4,7 @@
  * 32-bit fields (IPv4 addresses, sequence and acknowledgment numbers, timestamps, SACK edges) are read as SIGNED
  * int32 throughout wire/: on x64 Node (no pointer compression) every int32 is a V8 small integer, so it crosses a
  * call or lands in a field without being boxed. An unsigned value >= 2^31 passed to a function V8 did not inline
- * becomes a fresh HeapNumber — an allocation per packet (test/wire-alloc.test.ts measured exactly that). Sequence
+ * becomes a fresh HeapNumber — an allocation per packet (test/unit/wire-alloc.test.ts measured exactly that). Sequence
  * arithmetic stays modulo 2^32 with `(a - b) | 0` (RFC 1982 serial numbers); print with `x >>> 0`.
  * Writes take signed or unsigned values alike.
  */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 
 /**
- * Steady-state allocation check, as test/wire-alloc.test.ts measures it: after warm-up (optimised code), `n`
+ * Steady-state allocation check, as test/unit/wire-alloc.test.ts measures it: after warm-up (optimised code), `n`
  * iterations (default 1e6) must run with no garbage collection and < 1 MiB of heap growth; one allocation per
  * iteration would be ≥ 16 MB. Up to three attempts, as a stray late optimisation can show up once.
  */

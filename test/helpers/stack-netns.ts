@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netlab, type RunResult } from './netns.js';
+import { Netlab, type RunResult } from '../../lab/netns.js';
 
 export const CLI = path.resolve('dist/src/cli/main.js');
 export const PEER = fileURLToPath(new URL('../netns-scripts/stack-peer.js', import.meta.url));

@@ -1,6 +1,6 @@
 /**
- * Runs a device inside a network namespace for test/packet.test.ts (spawned through `ip netns exec`).
- * Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` loads every file under dist/test.
+ * Runs a device inside a network namespace for test/linux/packet.test.ts (spawned through `ip netns exec`).
+ * Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` would load every file under dist/test.
  *
  *   node packet-agent.js '<json>'   with json.mode one of
  *   rx   { spec, count, timeoutMs, graceMs, entrySize?, headroom?, ringSize? }  prints `ready`, then one JSON line

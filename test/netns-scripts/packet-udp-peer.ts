@@ -1,6 +1,6 @@
 /**
  * The Linux side of the packet and tap tests: a UDP socket inside a namespace (spawned through `ip netns exec`).
- * Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` loads every file under dist/test.
+ * Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` would load every file under dist/test.
  *
  *   node packet-udp-peer.js recv <port> <count> <timeoutMs> <graceMs>
  *     prints `ready` once bound, then one JSON line { payloads: hex[], from: string[] }

@@ -1,8 +1,8 @@
 /**
- * The Linux side of the stack interop tests (test/stack-linux*.test.ts): plain Node sockets inside the peer
+ * The Linux side of the stack interop tests (test/linux/stack-linux*.test.ts): plain Node sockets inside the peer
  * namespace, spawned through `ip netns exec`. Each mode prints one JSON line at the end (and `ready` first where
- * the test has to wait for it). Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` loads every
- * file under dist/test.
+ * the test has to wait for it). Does nothing unless IXY_NETNS_SCRIPT=1, because `node --test dist/test/` would load
+ * every file under dist/test.
  *
  *   node stack-peer.js many <ip> <port> <n> <size> [timeoutMs]
  *     opens n connections at once, sends a distinct size-byte message on each, checks the echo byte for byte, then

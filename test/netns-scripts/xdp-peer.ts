@@ -4,7 +4,7 @@
  *   node xdp-peer.js '{"cmd":"recv","ifname":"…","count":100,"timeoutMs":5000}'   test frames in, hashes out
  *   node xdp-peer.js '{"cmd":"attach","ifname":"…"}'   attaches an XDP_PASS program through netlink (it stays)
  * Prints `READY {…}` once it listens and `RESULT {…}` or `ERROR {…}` at the end.
- * Does nothing unless IXY_NETNS_SCRIPT=1 (node --test loads every file under dist/test).
+ * Does nothing unless IXY_NETNS_SCRIPT=1 (`node --test dist/test/` would load every file under dist/test).
  */
 import { readFileSync } from 'node:fs';
 import { errnoMessage, lastErrno, libc } from '../../src/sys/libc.js';
