@@ -18,7 +18,7 @@ export interface PciDeviceInfo {
   driver: string | null;
   /**
    * The kernel network driver that makes interfaces of it (ixgbe; virtio_net on a virtio-pci device's virtio child),
-   * or null: unbound, or bound only to a user-space stub (vfio-pci, uio_pci_generic) or to virtio-pci alone.
+   * or null: unbound, or bound only to a driver that hands it to user space (vfio-pci, uio_pci_generic) or to virtio-pci alone.
    */
   netDriver: string | null;
   /** Its interfaces in this and the init network namespace (rtnetlink), plus any this namespace's sysfs names. */
@@ -78,7 +78,7 @@ function interfaceUp(ifname: string, root: string): boolean {
 export const NO_SCAN = (): NetdevScan => EMPTY_SCAN;
 
 /** PCI drivers that only hand a device to user space: no interface of the kernel hangs off them. */
-const USER_SPACE_STUBS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio', 'pci-stub']);
+const HANDOVER_DRIVERS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio', 'pci-stub']);
 
 /**
  * One PCI device. `scan` gives its interfaces as rtnetlink sees them in this and the init namespace; by default it is
@@ -102,7 +102,7 @@ export function readPciDevice(addr: string, sysfsRoot = '/sys', scan?: () => Net
   const sysfsNames = [path.join(dir, 'net'), ...virtioChildren.map((e) => path.join(dir, e, 'net'))]
     .flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } });
   const driver = linkBase(path.join(dir, 'driver'));
-  const netDriver = driver === null || USER_SPACE_STUBS.has(driver) ? null
+  const netDriver = driver === null || HANDOVER_DRIVERS.has(driver) ? null
     : driver === 'virtio-pci' ? virtioDriver ?? (sysfsNames.length > 0 ? 'virtio_net' : null) : driver;
   const { netdevs, blind } = netDriver === null ? EMPTY_SCAN : (scan ?? (sysfsRoot === '/sys' ? scanKernelNetdevs : () => EMPTY_SCAN))();
   const mine = netdevs.filter((n) => (n.parentBus === 'pci' && n.parentDev === address) ||
