@@ -133,6 +133,7 @@ export class Stack {
   flush(): void {
     this.tcp.flush();
     this.iface.flushTx();
+    this.tcp.releaseEnded();
   }
 
   /** Milliseconds until the stack needs a poll if no frame arrives (smoltcp's `poll_delay`): 0 with frames still to send. */
@@ -302,6 +303,7 @@ export class Stack {
   /** Resets every connection and frees every buffer the stack holds. */
   shutdown(): void {
     this.tcp.shutdown();
+    this.tcp.releaseEnded();
     this.iface.flushTx();
     this.udp.releaseAll();
     this.iface.drop();

@@ -327,6 +327,27 @@ describe('TCP: RFC 5961 and PAWS', () => {
     assert.equal(rb.leak(), 0);
   });
 
+  test('data then a RST in one batch: the Recv event still reads the data, though frames were built after the RST', () => {
+    // X without timestamps: its data starts 54 bytes into the frame, so a 66-byte ACK (with timestamps) built in its
+    // buffer would overwrite the first 12 bytes of it
+    const { rb, peer, h } = established({ mss: 1460, ws: 7, sackOk: true, ts: false });
+    const others = [2001, 2002, 2003].map((port) => { const p = new PeerTcp(rb, port, 80); p.handshake(); return p; });
+    const data = pattern(1000, 31);
+    rb.send(peer.seg({ flags: F.ACK | F.PSH, payload: data }));
+    peer.sndNxt = add32(peer.sndNxt, data.length);
+    rb.send(peer.seg({ flags: F.RST, ack: 0 }));
+    // Then two full segments on each other connection: their ACKs take buffers at the end of the iteration (the pool
+    // is LIFO: the last freed first) while the first connection's data is still unread.
+    for (const o of others) {
+      for (let k = 0; k < 2; k++) { rb.send(o.seg({ flags: F.ACK, payload: pattern(1000, k) })); o.sndNxt = add32(o.sndNxt, 1000); }
+    }
+    rb.step(1);
+    assert.equal(rb.rec.of(EventKind.Dead).length, 1);
+    assert.deepEqual(rb.rec.stream(h), data, 'the data as it arrived');
+    rb.step(2);
+    assert.equal(rb.leak(), 0, 'the dead connection\'s buffers are freed after the iteration');
+  });
+
   test('RST in the window but not at RCV.NXT → challenge ACK, the connection survives (RFC 5961 §3.2)', () => {
     const { rb, peer, h, c } = established();
     for (const off of [1, 1000, 60000]) {

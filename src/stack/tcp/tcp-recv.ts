@@ -23,10 +23,18 @@ export class RecvBuffers {
   readonly seq: Int32Array;
   private readonly pool: Mempool;
   private readonly bytes: Uint8Array;
+  /**
+   * Buffers of connections that ended during this iteration, freed by `releaseEnded()` once the app has handled the
+   * iteration's events: a Recv event delivered before the end (a RST, a timeout, the app's own abort in the same
+   * batch) still points into them, and a frame built meanwhile must not reuse them.
+   */
+  private readonly ended: Uint32Array;
+  private endedCount = 0;
 
   constructor(pool: Mempool) {
     this.pool = pool;
     this.bytes = pool.bytes;
+    this.ended = new Uint32Array(pool.count);
     this.next = new Int32Array(pool.count).fill(-1);
     this.off = new Int32Array(pool.count);
     this.len = new Int32Array(pool.count);
@@ -163,11 +171,25 @@ export class RecvBuffers {
     return n;
   }
 
-  /** Frees everything `c` holds. */
+  /** Lets go of everything `c` holds: freed at the next `releaseEnded()`. */
   freeAll(c: TcpConn): void {
-    for (let id = c.heldHead; id >= 0;) { const nx = this.next[id]; this.pool.free(id); id = nx; }
-    for (let id = c.oooHead; id >= 0;) { const nx = this.next[id]; this.pool.free(id); id = nx; }
+    const ended = this.ended;
+    let n = this.endedCount;
+    for (let id = c.heldHead; id >= 0;) { const nx = this.next[id]; this.next[id] = -1; ended[n++] = id; id = nx; }
+    for (let id = c.oooHead; id >= 0;) { const nx = this.next[id]; this.next[id] = -1; ended[n++] = id; id = nx; }
+    this.endedCount = n;
     c.heldHead = c.heldTail = c.oooHead = -1;
     c.heldBytes = c.heldBufs = c.oooBufs = c.oooBytes = 0;
   }
+
+  /** Frees the buffers of connections that ended (after the app has read the events that point into them). */
+  releaseEnded(): void {
+    const n = this.endedCount;
+    if (n === 0) return;
+    this.pool.freeBatch(this.ended, 0, n);
+    this.endedCount = 0;
+  }
+
+  /** Buffers waiting for `releaseEnded()`, for mempool accounting. */
+  get endedBuffers(): number { return this.endedCount; }
 }

@@ -86,7 +86,9 @@ export class Tcp implements TcpInputHost {
   at(i: number): TcpConn { return this.table.at(i); }
   get connectionCount(): number { return this.table.count; }
   /** Buffers held by connections (received data), for mempool accounting. */
-  get buffersHeld(): number { return this.table.buffersHeld; }
+  get buffersHeld(): number { return this.table.buffersHeld + this.recv.endedBuffers; }
+  /** Frees the received data of connections that ended, once the app has seen the events pointing into it. */
+  releaseEnded(): void { this.recv.releaseEnded(); }
 
   // ---- calls (the application's side; each returns a result code, see api/codes.ts) --------------------------
 
