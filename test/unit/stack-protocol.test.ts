@@ -662,22 +662,25 @@ describe('TCP: loss recovery (two stacks, virtual time)', () => {
     assert.deepEqual(bench.leaks(), { a: 0, b: 0 });
   });
 
-  test('tail loss probe with the FIN outstanding: resends the last data byte(s) with the FIN, not a byte past the queue', () => {
+  test('a probe armed before the FIN went out becomes the RTO; the tail is resent from SND.UNA, intact, with the FIN', () => {
     const bench = new Bench();
     const { ha, hb } = bench.connect();
     const data = pattern(3000, 21);
-    // The data leaves (arming the probe), then the FIN in a segment of its own; all of it is lost.
+    // The data leaves (arming the tail loss probe), then the FIN in a segment of its own; all of it is lost.
     bench.a.dev.filter = () => 'drop';
     assert.equal(bench.a.api.sendv(ha, data, 0, data.length), data.length);
     bench.a.loop.iterate();
     assert.equal(bench.a.api.close(ha), 0);
     bench.a.loop.iterate();
-    assert.ok(bench.advance(1000, 1, () => bench.a.stack.tcp.counters.lossProbes > 0), 'the probe fired');
+    const ca = conn(bench.a, ha);
+    assert.ok(bench.advance(1000, 1, () => bench.a.stack.tcp.counters.retransmits > 0), 'a retransmission');
+    assert.equal(bench.a.stack.tcp.counters.lossProbes, 0, 'no probe once the FIN is out');
+    assert.equal(bench.a.stack.tcp.counters.rtoExpirations, 1);
+    const rxt = bench.a.dev.log.at(-1)!.tcp!;
+    assert.equal(rxt.seq, ca.sndUna, 'from SND.UNA');
+    assert.deepEqual(rxt.payload, data.subarray(0, rxt.payload.length));
     bench.a.dev.filter = null;
-    const probe = bench.a.dev.log.filter((p) => (p.tcp?.flags ?? 0) & F.FIN).at(-1)!;
-    assert.ok(probe.tcp!.payload.length > 0, 'the probe carries data');
-    assert.deepEqual(probe.tcp!.payload, data.subarray(data.length - probe.tcp!.payload.length), 'the last bytes sent, nothing past them');
-    assert.ok(bench.advance(2000, 1, () => bench.b.rec.stream(hb).length === data.length));
+    assert.ok(bench.advance(5000, 1, () => bench.b.rec.stream(hb).length === data.length && bench.b.rec.events.some((e) => e.kind === EventKind.Recv && e.handle === hb && e.b === 0)));
     assert.deepEqual(bench.b.rec.stream(hb), data);
   });
 

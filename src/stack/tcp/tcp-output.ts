@@ -87,7 +87,9 @@ export class TcpOutput {
     }
     if (sent) {
       // Data left: the timer now guards it as a retransmission timer (a pending persist timer is re-armed as one).
-      if (c.persist) { c.persist = false; this.rto.armRtx(c); } else if (!this.rto.rtxPending(c)) this.rto.armRtx(c);
+      // A probe armed before the FIN went out becomes the RTO: no probe once the FIN is sent (Rto.armRtx), so a
+      // connection about to close does not resend its tail just before the FIN's ACK frees it.
+      if (c.persist) { c.persist = false; this.rto.armRtx(c); } else if (!this.rto.rtxPending(c) || (c.probeArmed && c.finSent)) this.rto.armRtx(c);
     } else if (c.ackNow) {
       this.seg.sendAck(c);
     } else if (c.ackPending > 0) {
