@@ -1,7 +1,8 @@
 /**
  * ixy.ts: a user-space network dataplane for Node.js. The root entry point holds what an application needs:
- * devices (`openDevice`, `createPool`), the TCP/IP stack, the native zero-copy API (calls, events, result codes) and
- * the run-to-completion loop that runs an app on a stack. The layers below have their own entry points:
+ * devices (`openDevice`, `createPool`), the TCP/IP stack, the native zero-copy API (calls, events, result codes), the
+ * run-to-completion loop that runs an app on a stack, and the runtime (`start`, `run`) that runs an app defined with
+ * `defineL2App`/`defineStackApp` on one thread or several, with figures once a second. The layers below have their own entry points:
  * `ixy.ts/driver`, `ixy.ts/wire`, `ixy.ts/stack`, `ixy.ts/sim`. Anything not exported here or there is internal.
  *
  * @module ixy.ts
@@ -20,4 +21,10 @@ export type { App, NetApi } from './api/native.js';
 export { EventKind, EventQueue } from './api/events.js';
 export { ApiError, apiErrorName, DeathReason, deathReasonName } from './api/codes.js';
 export { ElasticThread, type ElasticOptions, LoopCounters } from './dataplane/elastic-thread.js';
-export { IxyError, SimFault, UsageError } from './util/errors.js';
+export { run, Runtime, type RuntimeOptions, start } from './dataplane/runtime.js';
+export {
+  type AppDefinition, type AppFigures, type AppRef, defineL2App, defineStackApp, type L2App, type L2AppDefinition, type L2Context,
+  type StackAppDefinition, type StackContext,
+} from './dataplane/app.js';
+export type { DeviceCounters, DeviceInfo, Figures, RunResult, StackFigures, StopReason, ThreadFigures } from './dataplane/figures.js';
+export { IxyError, SimFault, UsageError, type UsageErrorCode } from './util/errors.js';

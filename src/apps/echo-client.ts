@@ -1,6 +1,7 @@
 import { EventKind, type EventQueue } from '../api/events.js';
 import type { App, NetApi } from '../api/native.js';
-import { HISTOGRAM_BUCKETS, record } from '../util/histogram.js';
+import { HISTOGRAM_BUCKETS, percentile, record } from '../util/histogram.js';
+import { defineStackApp } from '../dataplane/app.js';
 
 export interface EchoClientOptions {
   ip: number;
@@ -128,4 +129,23 @@ export class EchoClient implements App {
   }
 
   get work(): number { return this.messages; }
+  get serverIp(): number { return this.o.ip; }
 }
+
+/** This thread's part of `total` when `threads` share it. */
+function share(total: number, thread: number, threads: number): number {
+  return Math.floor(total / threads) + (thread < total % threads ? 1 : 0);
+}
+
+/** `ixy echo client`: with several threads, each opens its share of the connections and of the messages. */
+export default defineStackApp({
+  create: (ctx, o: EchoClientOptions) => new EchoClient({
+    ...o, connections: share(o.connections, ctx.thread, ctx.threads), messages: o.messages ? share(o.messages, ctx.thread, ctx.threads) : 0,
+  }),
+  figures: (a) => ({
+    messages: a.messages, failures: a.failures, connections: a.connectionsOpened, p50Us: percentile(a.rtt, 50), p99Us: percentile(a.rtt, 99),
+  }),
+  summary: (a) => ({ rtt: Array.from(a.rtt) }),
+  stop: (a, api) => a.stop(api),
+  unreachable: (a, ip) => ip === a.serverIp && a.messages === 0,
+});

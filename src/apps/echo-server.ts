@@ -1,5 +1,6 @@
 import { EventKind, type EventQueue } from '../api/events.js';
 import type { App, NetApi } from '../api/native.js';
+import { defineStackApp } from '../dataplane/app.js';
 
 /**
  * The IX/mTCP echo server, zero-copy: each received piece is handed straight back to `sendv` from the packet
@@ -52,3 +53,9 @@ export class EchoServer implements App {
   /** Work counter for the stats line. */
   get work(): number { return this.bytesEchoed; }
 }
+
+/** `ixy echo server`. */
+export default defineStackApp({
+  create: (_ctx, o: { port: number }) => new EchoServer(o.port),
+  figures: (a) => ({ bytesEchoed: a.bytesEchoed, accepted: a.accepted, closed: a.closed }),
+});

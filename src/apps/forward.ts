@@ -1,4 +1,5 @@
 import type { Device } from '../driver/device.js';
+import { defineL2App } from '../dataplane/app.js';
 
 /**
  * ixy's forwarder: receive a batch on one device, touch (read and write) one byte of each packet (so the data really crosses the
@@ -42,3 +43,10 @@ export class Forwarder {
     return n;
   }
 }
+
+/** `ixy fwd A B`. */
+export default defineL2App({
+  devices: [2, 2],
+  create: (ctx) => new Forwarder(ctx.devices[0], ctx.devices[1], ctx.batch),
+  figures: (a) => ({ forwarded: a.forwarded, dropped: a.dropped }),
+});

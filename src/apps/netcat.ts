@@ -1,8 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { EventKind, type EventQueue } from '../api/events.js';
 import { deathReasonName } from '../api/codes.js';
 import type { App, NetApi } from '../api/native.js';
+import { defineStackApp } from '../dataplane/app.js';
 import { fileError } from '../util/errors.js';
 
 export interface NetcatOptions {
@@ -39,6 +40,8 @@ export class Netcat implements App {
   get receivedSha256(): string { return this.rxHash.copy().digest('hex'); }
   get sentSha256(): string { return createHash('sha256').update(this.o.data).digest('hex'); }
   get work(): number { return this.bytesReceived + this.bytesSent; }
+  /** The address it connects to, or undefined when it listens. */
+  get connectIp(): number | undefined { return this.o.connectIp; }
 
   start(api: NetApi): void {
     if (this.o.listen !== undefined) {
@@ -113,5 +116,25 @@ function openOut(path: string): number {
     return openSync(path, 'w');
   } catch (e) {
     throw fileError('write --out', path, e);
+  }
+}
+
+export interface NetcatAppOptions extends Omit<NetcatOptions, 'data'> {
+  /** File to send once connected (default: nothing). */
+  inFile?: string;
+}
+
+/** `ixy nc`. */
+export default defineStackApp({
+  create: (_ctx, o: NetcatAppOptions) => new Netcat({ ...o, data: o.inFile === undefined ? new Uint8Array(0) : readIn(o.inFile) }),
+  summary: (a) => ({ sent: a.bytesSent, sentSha256: a.sentSha256, received: a.bytesReceived, receivedSha256: a.receivedSha256, failed: a.failed }),
+  unreachable: (a, ip) => ip === a.connectIp,
+});
+
+function readIn(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw fileError('read --in', path, e);
   }
 }

@@ -1,5 +1,6 @@
 import type { Device } from '../driver/device.js';
 import { PcapWriter } from './pcap-writer.js';
+import { defineL2App } from '../dataplane/app.js';
 
 /** `ixy pcap`: every packet received on queue 0 of a device goes to a pcap file, then back to the pool. */
 export class PcapCapture {
@@ -44,3 +45,18 @@ export class PcapCapture {
     this.writer.close();
   }
 }
+
+export interface PcapOptions {
+  file: string;
+  /** Bytes of each packet to keep (default 65535). */
+  snaplen?: number;
+  /** Packets to capture, 0: until stopped. */
+  count?: number;
+}
+
+/** `ixy pcap DEV FILE`. */
+export default defineL2App({
+  devices: [1, 1],
+  create: (ctx, o: PcapOptions) => new PcapCapture(ctx.devices[0], o.file, ctx.batch, o.snaplen ?? 65535, o.count ?? 0),
+  figures: (a) => ({ captured: a.captured }),
+});

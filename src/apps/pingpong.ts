@@ -1,6 +1,7 @@
 import { EventKind, type EventQueue } from '../api/events.js';
 import { deathReasonName } from '../api/codes.js';
 import type { App, NetApi } from '../api/native.js';
+import { defineStackApp } from '../dataplane/app.js';
 
 export interface PingpongOptions {
   ip: number;
@@ -32,6 +33,7 @@ export class PingpongClient implements App {
   finished = false;
   failed: string | null = null;
   readonly results: PingpongPoint[] = [];
+  get serverIp(): number { return this.o.ip; }
   private handle = -1;
   private sizeIdx = 0;
   private got = 0;
@@ -124,3 +126,10 @@ export class PingpongClient implements App {
     if (this.sizeIdx >= this.o.sizes.length) { api.close(this.handle); this.finished = true; }
   }
 }
+
+/** `ixy pingpong client` (the server is `ixy echo server`). */
+export default defineStackApp({
+  create: (_ctx, o: PingpongOptions) => new PingpongClient(o),
+  summary: (a) => ({ points: a.results, failed: a.failed }),
+  unreachable: (a, ip) => ip === a.serverIp,
+});

@@ -1,5 +1,6 @@
 import type { Device } from '../driver/device.js';
 import { buildTestFrame, OFF_SEQ, TEST_FRAME_LEN } from '../util/test-frame.js';
+import { defineL2App } from '../dataplane/app.js';
 
 /** Stream id of frames from `ixy pktgen` (the simulated testers use their port number). */
 export const PKTGEN_STREAM = 8;
@@ -69,3 +70,19 @@ export class Pktgen {
     return sent;
   }
 }
+
+export interface PktgenOptions {
+  /** Mpps, 0: as fast as possible. */
+  rateMpps?: number;
+  /** Destination MAC, six bytes (default broadcast). */
+  dst?: number[];
+  /** Frames to send, 0: until stopped. */
+  count?: number;
+}
+
+/** `ixy pktgen DEV`. */
+export default defineL2App({
+  devices: [1, 1],
+  create: (ctx, o: PktgenOptions) => new Pktgen(ctx.devices[0], ctx.batch, o.rateMpps ?? 0, Uint8Array.from(o.dst ?? [255, 255, 255, 255, 255, 255]), o.count ?? 0),
+  figures: (a) => ({ sent: a.sent }),
+});

@@ -1,15 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { runDemo } from '../apps/demo.js';
+import { runDemo } from './demo.js';
 import { devicesReport, printDevices } from '../apps/devices.js';
 import { PKTGEN_STREAM } from '../apps/pktgen.js';
-import { type RunResult, runDataplane } from '../apps/run.js';
-import type { DeviceInfo } from '../apps/dataplane.js';
-import { fmt, summaryJson } from '../apps/stats-format.js';
 import { parseDeviceSpec, registeredDrivers, SimNic } from '../driver/index.js';
 import { IxyError, UsageError } from '../util/errors.js';
 import { describeParseArgsError } from '../util/parse-args-error.js';
 import { checkDistinctDevices, checkWritable } from './checks.js';
+import { printL2Summary, runL2 } from './l2-commands.js';
 import { runEcho, runNetcat, runPingpong } from './stack-commands.js';
 
 type Kind = 'int' | 'number' | 'string' | 'boolean';
@@ -206,18 +204,6 @@ function parseMac(s: string): number[] {
   return m;
 }
 
-/** One line per device once it is up: which driver (and mode) runs it, its MAC and link. */
-function printDevicesUp(devices: DeviceInfo[]): void {
-  for (const d of devices) console.log(`[${d.spec}] up: driver ${d.driver}, MAC ${d.mac}, link ${d.linkMbps > 0 ? `${d.linkMbps} Mbit/s` : 'down'}`);
-}
-
-function printTotals(r: RunResult, what: string): void {
-  const secs = r.elapsedMs / 1000;
-  console.log(`totals after ${fmt(secs, 1)} s (${r.stoppedBy === 'signal' ? 'stopped by signal' : 'time is up'}): ${what} ${r.work} ` +
-    `(${fmt(r.work / secs / 1e6)} Mpps), dropped ${r.dropped}, buffers leaked ${r.leakedBuffers}`);
-  for (const t of r.totals) console.log(`  [${t.spec}] RX ${t.rxPackets} packets ${t.rxBytes} bytes (${t.rxDropped} missed) | TX ${t.txPackets} packets ${t.txBytes} bytes`);
-}
-
 /**
  * Starts the simulated NIC when any spec names it. `wire` is "tester" (its testers send at `rate` Mpps into every
  * port), "loop", or a comma-separated list of Linux interfaces, one per port.
@@ -274,9 +260,7 @@ async function main(argv: string[]): Promise<number> {
       checkDistinctDevices(pos);
       const nic = await simFor(pos, v['sim-rate'] as number, v['sim-wire'] as string);
       try {
-        const r = await runDataplane({ app: 'fwd', devices: pos, force: v.force === true, promisc: true, rateMpps: 0, dst: [], cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp });
-        if (v.json) console.log(summaryJson(r)); else printTotals(r, 'forwarded');
+        printL2Summary(await runL2('fwd', pos, {}, v), v, 'forwarded');
         return 0;
       } finally { await nic?.stop(); }
     }
@@ -284,14 +268,11 @@ async function main(argv: string[]): Promise<number> {
       const dst = parseMac(v.dst as string);
       const nic = await simFor(pos, 0, v['sim-wire'] as string);
       try {
-        const r = await runDataplane({ app: 'pktgen', devices: pos, force: v.force === true, promisc: true, rateMpps: v.rate as number, dst, count: v.count as number, cpu: v.cpu as number, ...common }, nic,
-          { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp, beforeStop: () => new Promise((res) => setTimeout(res, nic ? 100 : 0)) });
+        const r = await runL2('pktgen', pos, { rateMpps: v.rate as number, dst, count: v.count as number }, v);
+        if (nic) await new Promise((res) => setTimeout(res, 100)); // the last frames are still crossing the model
         const sink = nic ? nic.tester(Number(parseDeviceSpec(pos[0]).arg)).streams[PKTGEN_STREAM] : null;
-        if (v.json) console.log(summaryJson({ ...r, sink }));
-        else {
-          printTotals(r, 'sent');
-          if (sink) console.log(`  simulated sink: received ${sink.unique}, lost ${r.work - sink.unique}, reordered ${sink.reordered}, duplicated ${sink.duplicated}`);
-        }
+        printL2Summary(r, v, 'sent', { sink });
+        if (sink && !v.json) console.log(`  simulated sink: received ${sink.unique}, lost ${r.work - sink.unique}, reordered ${sink.reordered}, duplicated ${sink.duplicated}`);
         return 0;
       } finally { await nic?.stop(); }
     }
@@ -300,12 +281,9 @@ async function main(argv: string[]): Promise<number> {
       checkWritable(pos[1], 'the pcap file');
       const nic = await simFor([pos[0]], v['sim-rate'] as number, v['sim-wire'] as string);
       try {
-        const r = await runDataplane({
-          app: 'pcap', devices: [pos[0]], force: v.force === true, promisc: v['no-promisc'] !== true, rateMpps: 0, dst: [],
-          count: v.count as number, pcapFile: pos[1], snaplen: v.snaplen as number, cpu: v.cpu as number, ...common,
-        }, nic, { seconds: v.seconds as number | undefined, json: v.json === true, onReady: v.json ? undefined : printDevicesUp });
-        if (v.json) console.log(summaryJson({ ...r, file: pos[1] }));
-        else { printTotals(r, 'captured'); console.log(`  wrote ${pos[1]}`); }
+        const r = await runL2('pcap', [pos[0]], { file: pos[1], snaplen: v.snaplen as number, count: v.count as number }, v, { promisc: v['no-promisc'] !== true });
+        printL2Summary(r, v, 'captured', { file: pos[1] });
+        if (!v.json) console.log(`  wrote ${pos[1]}`);
         return 0;
       } finally { await nic?.stop(); }
     }

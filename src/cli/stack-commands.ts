@@ -1,27 +1,26 @@
-/** `ixy echo` and `ixy pingpong`: stack applications run on one device in this thread (apps/stack-runner.ts). */
-import { EchoClient } from '../apps/echo-client.js';
-import { EchoServer } from '../apps/echo-server.js';
-import { Netcat } from '../apps/netcat.js';
-import { readFileSync } from 'node:fs';
-import { PingpongClient } from '../apps/pingpong.js';
-import { runStackApp, type StackRunOptions, type StackRunResult } from '../apps/stack-runner.js';
-import { runStackThreads, type ThreadFigures } from '../apps/stack-threads.js';
+/** `ixy echo`, `ixy pingpong`, `ixy nc`: stack apps run by the runtime (dataplane/runtime.ts), on one thread or N. */
 import type { EchoClientOptions } from '../apps/echo-client.js';
+import type { NetcatAppOptions } from '../apps/netcat.js';
+import type { PingpongOptions } from '../apps/pingpong.js';
 import { fmt, summaryJson } from '../apps/stats-format.js';
+import type { Figures, RunResult } from '../dataplane/figures.js';
+import type { RuntimeOptions } from '../dataplane/runtime.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr, prefixMask } from '../stack/ip-interface.js';
-import { fileError, IxyError, UsageError } from '../util/errors.js';
-import { percentile } from '../util/histogram.js';
+import { IxyError, UsageError } from '../util/errors.js';
+import { HISTOGRAM_BUCKETS, percentile } from '../util/histogram.js';
+import { APPS, delta, type LiveView, runApp, total } from './run-app.js';
 
 type Values = Record<string, string | number | boolean | undefined>;
 
-function stackOptions(v: Values): StackRunOptions {
+function stackOptions(v: Values): RuntimeOptions {
   if (typeof v.dev !== 'string') throw new UsageError('--dev is required: the device the stack runs on, e.g. --dev xdp:veth0 or --dev tap:ixy0');
   if (typeof v.ip !== 'string') throw new UsageError("--ip is required: the stack's address and prefix, e.g. --ip 10.0.0.2/24");
   checkHostAddress(v.ip, v.gateway as string | undefined);
   return {
-    dev: v.dev, ip: v.ip, gateway: v.gateway as string | undefined, mac: v.mac as string | undefined,
+    devices: [v.dev], ip: v.ip, gateway: v.gateway as string | undefined, mac: v.mac as string | undefined,
     batch: v.batch as number, poolSize: v['pool-size'] as number, ringSize: v['ring-size'] as number,
-    seconds: v.seconds as number | undefined, live: true, json: v.json === true, force: v.force === true,
+    seconds: v.seconds as number | undefined, force: v.force === true,
+    threads: typeof v.threads === 'number' ? v.threads : 1, pin: v.pin === true,
   };
 }
 
@@ -51,68 +50,120 @@ function target(v: Values, cmd: string): number {
   return parseIpv4(v.connect, 'server address');
 }
 
-function summary(r: StackRunResult): Record<string, unknown> {
-  const s = r.stack;
+/** What the stack and its loop counted, as `--json` summaries have always held them (one thread). */
+function summary(r: RunResult): Record<string, unknown> {
+  const t = r.threads[0];
+  const d = r.devices[0];
   return {
-    device: r.device, elapsedMs: r.elapsedMs, cpuNs: r.cpuNs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers,
-    tcp: { ...s.tcp.counters }, ip: { ...s.counters }, iface: { ...s.iface.counters },
-    loop: { iterations: r.loop.counters.iterations, rxPackets: r.loop.counters.rxPackets, parks: r.loop.counters.parks, yields: r.loop.counters.yields, batchSizes: Array.from(r.loop.counters.batchSizes) },
+    device: { spec: d.spec, driver: d.driver, mac: d.mac }, elapsedMs: r.elapsedMs, cpuNs: t.cpuNs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers,
+    tcp: t.stack?.tcp, ip: t.stack?.ip, iface: t.stack?.iface, loop: t.stack?.loop,
   };
+}
+
+/** Each thread's figures flat, as `--threads` summaries have always held them. */
+function perThread(r: RunResult, server: boolean): Record<string, unknown>[] {
+  const secs = r.elapsedMs / 1000;
+  return r.threads.map((t) => ({
+    thread: t.thread, cpuNs: t.cpuNs, cpuSeconds: t.cpuNs / 1e9,
+    accepted: t.stack?.tcp.passiveOpens ?? 0, activeOpens: t.stack?.tcp.activeOpens ?? 0,
+    rxPackets: t.stack?.loop.rxPackets ?? 0, iterations: t.stack?.loop.iterations ?? 0, steering: t.stack?.steering,
+    ...t.app, ...(server ? { connections: t.app.accepted } : { msgsPerSec: (t.app.messages ?? 0) / secs }),
+  }));
+}
+
+/** `| dropped: …` when the device or the stack dropped frames in the last second (StackWatch says why, once). */
+function droppedSuffix(now: Figures, prev: Figures | null): string {
+  const sum = (f: Figures | null, k: 'bad' | 'over'): number => (f === null ? 0 : f.threads.reduce((a, t) => a + (k === 'bad' ? t.stack?.ip.badChecksum ?? 0 : t.stack?.rxOversize ?? 0), 0));
+  const bad = sum(now, 'bad') - sum(prev, 'bad');
+  const over = sum(now, 'over') - sum(prev, 'over');
+  const parts = [...(bad > 0 ? [`${bad} bad checksum`] : []), ...(over > 0 ? [`${over} too long`] : [])];
+  return parts.length ? ` | dropped: ${parts.join(', ')}` : '';
+}
+
+function dropCounters(now: Figures): { badChecksum: number; rxOversize: number } {
+  return {
+    badChecksum: now.threads.reduce((a, t) => a + (t.stack?.ip.badChecksum ?? 0), 0),
+    rxOversize: now.threads.reduce((a, t) => a + (t.stack?.rxOversize ?? 0), 0),
+  };
+}
+
+async function runStack(module: URL, options: unknown, o: RuntimeOptions, v: Values, view: LiveView, live = true): Promise<RunResult> {
+  const threads = o.threads ?? 1;
+  return runApp(module, options, o, view, {
+    live, json: v.json === true,
+    onReady: (rt) => {
+      if (!live || v.json) return;
+      const addr = parseIpv4Cidr(v.ip as string);
+      for (const d of rt.devices) {
+        const who = threads > 1 ? `[thread ${d.thread}] up: ${d.spec},` : `[${d.spec}] up:`;
+        console.log(`${who} driver ${d.driver}, MAC ${d.mac}, IPv4 ${formatIpv4(addr.ip)}/${addr.prefix}, B=${o.batch}`);
+      }
+    },
+  });
+}
+
+function rttOf(r: RunResult): Uint32Array {
+  const h = new Uint32Array(HISTOGRAM_BUCKETS);
+  for (const s of r.summaries as { rtt: number[] }[]) for (let b = 0; b < HISTOGRAM_BUCKETS; b++) h[b] += s.rtt[b];
+  return h;
 }
 
 export async function runEcho(m: string, v: Values): Promise<number> {
   const o = stackOptions(v);
-  if (typeof v.threads === 'number' && v.threads > 1) return runEchoThreads(mode(m, 'echo'), o, v);
+  const threads = o.threads ?? 1;
+  const tag = threads > 1 ? `[echo ${mode(m, 'echo')} ×${threads}]` : `[echo ${mode(m, 'echo')}]`;
+  const rate = (now: Figures, prev: Figures | null, key: string, i: number, scale: number): number => delta(now, prev, key, i) / (now.dt || 1) / scale;
+  const perThreadLive = (now: Figures, prev: Figures | null, server: boolean): object[] => now.threads.map((t, i) => (server
+    ? { thread: i, mbPerSec: rate(now, prev, 'bytesEchoed', i, 1e6), bytesEchoed: t.app.bytesEchoed, connections: t.app.accepted }
+    : { thread: i, msgsPerSec: rate(now, prev, 'messages', i, 1), messages: t.app.messages, failures: t.app.failures }));
   if (mode(m, 'echo') === 'server') {
-    const app = new EchoServer(v.port as number);
-    let prev = 0;
-    const figures = (a: EchoServer, dt: number): { mbPerSec: number; bytesEchoed: number; accepted: number; closed: number } => {
-      const d = a.bytesEchoed - prev; prev = a.bytesEchoed;
-      return { mbPerSec: d / dt / 1e6, bytesEchoed: a.bytesEchoed, accepted: a.accepted, closed: a.closed };
-    };
-    const r = await runStackApp(o, app, {
-      figures,
-      line: (a, dt) => {
-        const f = figures(a, dt);
-        return `[echo server] ${fmt(f.mbPerSec)} MB/s echoed, connections accepted ${f.accepted}, closed ${f.closed}`;
-      },
+    const mb = (now: Figures, prev: Figures | null): number => now.threads.reduce((a, _t, i) => a + rate(now, prev, 'bytesEchoed', i, 1e6), 0);
+    const r = await runStack(APPS.echoServer, { port: v.port as number }, o, v, {
+      json: (now, prev) => (threads > 1
+        ? { mbPerSec: mb(now, prev), bytesEchoed: total(now, 'bytesEchoed'), connections: total(now, 'accepted'), perThread: perThreadLive(now, prev, true), ...dropCounters(now) }
+        : { mbPerSec: mb(now, prev), bytesEchoed: total(now, 'bytesEchoed'), accepted: total(now, 'accepted'), closed: total(now, 'closed'), ...dropCounters(now) }),
+      lines: (now, prev) => [threads > 1
+        ? `${tag} ${fmt(mb(now, prev))} MB/s echoed, connections ${total(now, 'accepted')} | ${now.threads.map((t, i) => `t${i} ${fmt(rate(now, prev, 'bytesEchoed', i, 1e6))} MB/s ${t.app.accepted} conns`).join(', ')}${droppedSuffix(now, prev)}`
+        : `${tag} ${fmt(mb(now, prev))} MB/s echoed, connections accepted ${total(now, 'accepted')}, closed ${total(now, 'closed')}${droppedSuffix(now, prev)}`],
     });
-    const out = { mode: 'server', accepted: app.accepted, closed: app.closed, bytesEchoed: app.bytesEchoed, ...summary(r) };
+    const accepted = total(r, 'accepted');
+    const bytesEchoed = total(r, 'bytesEchoed');
+    const out = threads > 1
+      ? { mode: 'server', threads, elapsedMs: r.elapsedMs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers, devices: r.devices, perThread: perThread(r, true), accepted, bytesEchoed }
+      : { mode: 'server', accepted, closed: total(r, 'closed'), bytesEchoed, ...summary(r) };
     if (v.json) console.log(summaryJson(out));
-    else console.log(`echo server: ${app.accepted} connections, ${app.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
+    else console.log(`echo server${threads > 1 ? ` (${threads} threads)` : ''}: ${accepted} connections, ${bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
     return 0;
   }
-  const server = target(v, 'echo');
-  const app = new EchoClient({
-    ip: server, port: v.port as number, connections: v.connections as number, size: v.size as number,
+  const client: EchoClientOptions = {
+    ip: target(v, 'echo'), port: v.port as number, connections: v.connections as number, size: v.size as number,
     rounds: v.rounds as number, messages: v.messages as number,
-  });
-  let prev = 0;
-  const figures = (a: EchoClient, dt: number): { msgsPerSec: number; messages: number; p50Us: number; p99Us: number; failures: number } => {
-    const d = a.messages - prev; prev = a.messages;
-    return { msgsPerSec: d / dt, messages: a.messages, p50Us: percentile(a.rtt, 50), p99Us: percentile(a.rtt, 99), failures: a.failures };
   };
-  const r = await runStackApp(o, app, {
-    figures,
-    line: (a, dt) => {
-      const f = figures(a, dt);
-      return `[echo client] ${fmt(f.msgsPerSec)} msgs/s, p50 ${fmt(f.p50Us, 0)} µs, p99 ${fmt(f.p99Us, 0)} µs, failures ${f.failures}`;
-    },
-    stop: (a, api) => a.stop(api),
-    unreachable: (a, ip) => ip === server && a.messages === 0,
+  if (client.connections < threads) throw new UsageError(`--connections ${client.connections} is fewer than --threads ${threads}: each thread needs at least one`);
+  const msgs = (now: Figures, prev: Figures | null): number => now.threads.reduce((a, _t, i) => a + rate(now, prev, 'messages', i, 1), 0);
+  const r = await runStack(APPS.echoClient, client, o, v, {
+    json: (now, prev) => (threads > 1
+      ? { msgsPerSec: msgs(now, prev), messages: total(now, 'messages'), failures: total(now, 'failures'), perThread: perThreadLive(now, prev, false), ...dropCounters(now) }
+      : { msgsPerSec: msgs(now, prev), messages: total(now, 'messages'), p50Us: now.threads[0].app.p50Us, p99Us: now.threads[0].app.p99Us, failures: total(now, 'failures'), ...dropCounters(now) }),
+    lines: (now, prev) => [threads > 1
+      ? `${tag} ${fmt(msgs(now, prev))} msgs/s, failures ${total(now, 'failures')} | ${now.threads.map((_t, i) => `t${i} ${fmt(rate(now, prev, 'messages', i, 1))} msgs/s`).join(', ')}${droppedSuffix(now, prev)}`
+      : `${tag} ${fmt(msgs(now, prev))} msgs/s, p50 ${fmt(now.threads[0].app.p50Us, 0)} µs, p99 ${fmt(now.threads[0].app.p99Us, 0)} µs, failures ${total(now, 'failures')}${droppedSuffix(now, prev)}`],
   });
   const secs = r.elapsedMs / 1000;
-  const out = {
-    mode: 'client', messages: app.messages, msgsPerSec: app.messages / secs, connectionsOpened: app.connectionsOpened,
-    failures: app.failures, rttUs: { p50: percentile(app.rtt, 50), p99: percentile(app.rtt, 99), p999: percentile(app.rtt, 99.9) },
-    ...summary(r),
-  };
+  const messages = total(r, 'messages');
+  const failures = total(r, 'failures');
+  const rtt = rttOf(r);
+  const rttUs = { p50: percentile(rtt, 50), p99: percentile(rtt, 99), p999: percentile(rtt, 99.9) };
+  const base = { mode: 'client', messages, msgsPerSec: messages / secs, connectionsOpened: total(r, 'connections'), failures, rttUs };
+  const out = threads > 1
+    ? { ...base, threads, elapsedMs: r.elapsedMs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers, devices: r.devices, perThread: perThread(r, false) }
+    : { ...base, ...summary(r) };
   if (v.json) console.log(summaryJson(out));
   else {
-    console.log(`echo client: ${app.messages} messages in ${fmt(secs, 1)} s (${fmt(app.messages / secs)} msgs/s), ` +
-      `${app.connectionsOpened} connections, ${app.failures} failures, RTT p50 ${fmt(out.rttUs.p50, 0)} µs p99 ${fmt(out.rttUs.p99, 0)} µs`);
+    console.log(`echo client${threads > 1 ? ` (${threads} threads)` : ''}: ${messages} messages in ${fmt(secs, 1)} s (${fmt(messages / secs)} msgs/s), ` +
+      `${base.connectionsOpened} connections, ${failures} failures, RTT p50 ${fmt(rttUs.p50, 0)} µs p99 ${fmt(rttUs.p99, 0)} µs`);
   }
-  return (app.failures > 0 || r.stoppedBy === 'unreachable') && app.messages === 0 ? 1 : 0;
+  return (failures > 0 || r.stoppedBy === 'unreachable') && messages === 0 ? 1 : 0;
 }
 
 export async function runPingpong(m: string, v: Values): Promise<number> {
@@ -120,13 +171,15 @@ export async function runPingpong(m: string, v: Values): Promise<number> {
   const o = stackOptions(v);
   const sizes = String(v.sizes).split(',').map((x) => Number(x));
   if (sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 24)) throw new UsageError(`--sizes '${v.sizes}' must be integers 1..16777216 separated by commas, e.g. 1,64,1024`);
-  const app = new PingpongClient({ ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number, warmupRounds: v.warmup as number });
-  const r = await runStackApp(o, app, {});
-  if (app.failed) throw new IxyError(`pingpong: ${app.failed}`);
-  if (v.json) console.log(summaryJson({ mode: 'client', points: app.results, ...summary(r) }));
+  const options: PingpongOptions = { ip: target(v, 'pingpong'), port: v.port as number, sizes, minRounds: v.rounds as number, minMs: v['min-ms'] as number, warmupRounds: v.warmup as number };
+  const r = await runStack(APPS.pingpong, options, o, v, {});
+  const s = r.summaries[0] as { points: { size: number; rounds: number; oneWayUs: number; minOneWayUs: number; mbps: number }[]; failed: string | null };
+  if (s.failed) throw new IxyError(`pingpong: ${s.failed}`);
+  if (r.stoppedBy === 'unreachable') throw new IxyError(`pingpong: the server ${v.connect} does not answer ARP`);
+  if (v.json) console.log(summaryJson({ mode: 'client', points: s.points, ...summary(r) }));
   else {
     console.log('     size   rounds   one-way µs (mean / min)   Mbit/s');
-    for (const p of app.results) {
+    for (const p of s.points) {
       console.log(`${String(p.size).padStart(9)} ${String(p.rounds).padStart(8)}   ${fmt(p.oneWayUs, 2).padStart(10)} / ${fmt(p.minOneWayUs, 2).padEnd(10)}  ${fmt(p.mbps, 1)}`);
     }
   }
@@ -137,75 +190,16 @@ export async function runNetcat(v: Values): Promise<number> {
   const o = stackOptions(v);
   const listen = v.listen as number | undefined;
   if ((listen === undefined) === (v.connect === undefined)) throw new UsageError('nc needs exactly one of --listen PORT or --connect A.B.C.D (with --port P)');
-  let data: Uint8Array = new Uint8Array(0);
-  if (typeof v.in === 'string') {
-    try { data = readFileSync(v.in); } catch (e) { throw fileError('read --in', v.in, e); }
-  }
-  const app = new Netcat({ listen, connectIp: listen === undefined ? target(v, 'nc') : undefined, port: v.port as number, data, outFile: v.out as string | undefined });
-  const r = await runStackApp({ ...o, live: false }, app, { unreachable: (_a, ip) => listen === undefined && ip === target(v, 'nc') });
-  const out = { sent: app.bytesSent, sentSha256: app.sentSha256, received: app.bytesReceived, receivedSha256: app.receivedSha256, failed: app.failed, ...summary(r) };
-  if (v.json) console.log(summaryJson(out));
-  else console.log(`sent ${app.bytesSent} bytes sha256 ${out.sentSha256}\nreceived ${app.bytesReceived} bytes sha256 ${out.receivedSha256}`);
-  if (app.failed) throw new IxyError(`nc: ${app.failed}`);
+  const options: NetcatAppOptions = {
+    listen, connectIp: listen === undefined ? target(v, 'nc') : undefined, port: v.port as number,
+    inFile: v.in as string | undefined, outFile: v.out as string | undefined,
+  };
+  const r = await runStack(APPS.netcat, options, o, v, {}, false);
+  const s = r.summaries[0] as { sent: number; sentSha256: string; received: number; receivedSha256: string; failed: string | null };
+  if (v.json) console.log(summaryJson({ ...s, ...summary(r) }));
+  else console.log(`sent ${s.sent} bytes sha256 ${s.sentSha256}\nreceived ${s.received} bytes sha256 ${s.receivedSha256}`);
+  if (s.failed) throw new IxyError(`nc: ${s.failed}`);
   return r.stoppedBy === 'finished' ? 0 : 1;
 }
 
-/** `ixy echo server|client --threads N`: N shared-nothing elastic threads (apps/stack-threads.ts). */
-async function runEchoThreads(m: 'server' | 'client', o: StackRunOptions, v: Values): Promise<number> {
-  const threads = v.threads as number;
-  const sum = (fs: ThreadFigures[], k: 'bytesEchoed' | 'messages' | 'connections' | 'failures'): number => fs.reduce((a, f) => a + (f[k] ?? 0), 0);
-  let client: EchoClientOptions | null = null;
-  if (m === 'client') {
-    const conns = v.connections as number;
-    if (conns < threads) throw new UsageError(`--connections ${conns} is fewer than --threads ${threads}: each thread needs at least one`);
-    client = { ip: target(v, 'echo'), port: v.port as number, connections: conns, size: v.size as number, rounds: v.rounds as number, messages: v.messages as number };
-  }
-  const share = (total: number, i: number): number => Math.floor(total / threads) + (i < total % threads ? 1 : 0);
-  const r = await runStackThreads({
-    ...o, threads, pin: v.pin === true,
-    figures: (now, prev, dt) => {
-      const rate = (f: ThreadFigures, p: ThreadFigures): number => (m === 'server'
-        ? ((f.bytesEchoed ?? 0) - (p.bytesEchoed ?? 0)) / dt / 1e6 : ((f.messages ?? 0) - (p.messages ?? 0)) / dt);
-      const perThread = now.map((f, i) => (m === 'server'
-        ? { thread: i, mbPerSec: rate(f, prev[i]), bytesEchoed: f.bytesEchoed ?? 0, connections: f.connections ?? 0 }
-        : { thread: i, msgsPerSec: rate(f, prev[i]), messages: f.messages ?? 0, failures: f.failures ?? 0 }));
-      const total = now.reduce((s, f, i) => s + rate(f, prev[i]), 0);
-      return m === 'server'
-        ? { mbPerSec: total, bytesEchoed: sum(now, 'bytesEchoed'), connections: sum(now, 'connections'), perThread }
-        : { msgsPerSec: total, messages: sum(now, 'messages'), failures: sum(now, 'failures'), perThread };
-    },
-    line: (now, prev, dt) => {
-      const per = now.map((f, i) => m === 'server'
-        ? `t${i} ${fmt(((f.bytesEchoed ?? 0) - (prev[i].bytesEchoed ?? 0)) / dt / 1e6)} MB/s ${f.connections} conns`
-        : `t${i} ${fmt(((f.messages ?? 0) - (prev[i].messages ?? 0)) / dt)} msgs/s`);
-      const total = m === 'server'
-        ? `${fmt((sum(now, 'bytesEchoed') - sum(prev, 'bytesEchoed')) / dt / 1e6)} MB/s echoed, connections ${sum(now, 'connections')}`
-        : `${fmt((sum(now, 'messages') - sum(prev, 'messages')) / dt)} msgs/s, failures ${sum(now, 'failures')}`;
-      return `[echo ${m} ×${threads}] ${total} | ${per.join(', ')}`;
-    },
-  }, (i) => (client === null ? { kind: 'echo-server', port: v.port as number }
-    : { kind: 'echo-client', client: { ...client, connections: share(client.connections, i), messages: client.messages ? share(client.messages, i) : 0 } }));
-  const secs = r.elapsedMs / 1000;
-  const perThread = r.perThread.map(({ rtt: _rtt, ...f }) => ({
-    ...f, cpuSeconds: f.cpuNs / 1e9, ...(m === 'client' ? { msgsPerSec: (f.messages ?? 0) / secs } : {}),
-  }));
-  const base = { mode: m, threads, elapsedMs: r.elapsedMs, stoppedBy: r.stoppedBy, leakedBuffers: r.leakedBuffers, devices: r.devices, perThread };
-  if (m === 'server') {
-    const out = { ...base, accepted: sum(r.perThread, 'connections'), bytesEchoed: sum(r.perThread, 'bytesEchoed') };
-    if (v.json) console.log(summaryJson(out));
-    else console.log(`echo server (${threads} threads): ${out.accepted} connections, ${out.bytesEchoed} bytes echoed, buffers leaked ${r.leakedBuffers}`);
-    return 0;
-  }
-  const messages = sum(r.perThread, 'messages');
-  const failures = sum(r.perThread, 'failures');
-  const out = {
-    ...base, messages, msgsPerSec: messages / secs, connectionsOpened: sum(r.perThread, 'connections'), failures,
-    rttUs: { p50: percentile(r.rtt, 50), p99: percentile(r.rtt, 99), p999: percentile(r.rtt, 99.9) },
-  };
-  if (v.json) console.log(summaryJson(out));
-  else {
-    console.log(`echo client (${threads} threads): ${messages} messages in ${fmt(secs, 1)} s (${fmt(messages / secs)} msgs/s), ` +
-      `${out.connectionsOpened} connections, ${failures} failures, RTT p50 ${out.rttUs.p50} µs p99 ${out.rttUs.p99} µs`);
-  }
-  return failures > 0 && messages === 0 ? 1 : 0;
-}
+

@@ -15,6 +15,7 @@
  * In both modes ARP is seen by every thread: each keeps its own ARP cache, and a reply arrives on one queue only.
  */
 import type { RxSteering, Stack } from '../stack/stack.js';
+import type { PortFilter } from '../stack/tcp/tcp.js';
 import { rssQueue, Toeplitz } from '../util/toeplitz.js';
 import { Mailbox } from './mailbox.js';
 
@@ -56,8 +57,10 @@ export class Steering implements RxSteering {
   private readonly toeplitz: Toeplitz | null;
   private readonly reta: Uint8Array | null;
   private readonly queue: number;
+  /** For the stack's options (`portFilter`): the ports whose replies reach this thread. Made once. */
+  readonly portFilter: PortFilter;
 
-  constructor(private readonly stack: Stack, c: SteeringConfig) {
+  constructor(c: SteeringConfig) {
     if (!Number.isInteger(c.threads) || c.threads < 1 || c.thread < 0 || c.thread >= c.threads) throw new RangeError(`thread ${c.thread} of ${c.threads}`);
     this.thread = c.thread;
     this.threads = c.threads;
@@ -73,7 +76,7 @@ export class Steering implements RxSteering {
       this.reta = null;
       this.queue = c.thread;
     }
-    stack.tcp.portFilter = (lip, lport, rip, rport) => this.portIsMine(lip, lport, rip, rport);
+    this.portFilter = (lip, lport, rip, rport) => this.portIsMine(lip, lport, rip, rport);
   }
 
   /** Whether this thread may open a connection from local port `lport` (the reply will reach it). */
@@ -89,10 +92,10 @@ export class Steering implements RxSteering {
    * Looks at a received frame before the stack does. Returns true when the frame went to another thread (and its
    * buffer back to the pool); false when this thread's stack should take it (ARP: after copies went to the others).
    */
-  divert(id: number): boolean {
+  divert(stack: Stack, id: number): boolean {
     if (this.threads === 1) return false;
-    const pool = this.stack.iface.pool;
-    const b = this.stack.iface.bytes;
+    const pool = stack.iface.pool;
+    const b = stack.iface.bytes;
     const off = pool.dataOffset(id);
     const len = pool.len[id];
     if (len < 14) return false;
@@ -112,7 +115,7 @@ export class Steering implements RxSteering {
     const tcp = ip + (b[ip] & 0x0f) * 4;
     if (tcp + 4 > off + len) return false;
     const dport = (b[tcp + 2] << 8) | b[tcp + 3];
-    if (dport < EPHEMERAL_FIRST || dport > EPHEMERAL_LAST || this.stack.tcp.listeners.has(dport)) return false;
+    if (dport < EPHEMERAL_FIRST || dport > EPHEMERAL_LAST || stack.tcp.listeners.has(dport)) return false;
     const owner = (dport - EPHEMERAL_FIRST) % this.threads;
     if (owner === this.thread) return false;
     const box = this.outboxes[owner];
@@ -123,9 +126,8 @@ export class Steering implements RxSteering {
   }
 
   /** Takes up to `max` frames other threads handed here through the stack; returns how many. */
-  intake(max: number): number {
+  intake(stack: Stack, max: number): number {
     if (this.threads === 1) return 0;
-    const stack = this.stack;
     const pool = stack.iface.pool;
     const b = stack.iface.bytes;
     let n = 0;

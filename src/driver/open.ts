@@ -15,6 +15,8 @@ export interface DriverEntry {
   kind: string;
   /** One line for `--help`: what the argument is. */
   usage: string;
+  /** Throws a UsageError (EBADSPEC) if the argument is malformed; touches no device. */
+  check?(spec: DeviceSpec): void;
   dmaAllocator(spec: DeviceSpec): DmaAllocator;
   /** Headroom the mempool's buffers must have for this kind (AF_XDP: XDP_PACKET_HEADROOM = 256); default: any. */
   poolHeadroom?: number;
@@ -55,13 +57,15 @@ export function registeredDrivers(): DriverEntry[] {
 export function parseDeviceSpec(text: string): DeviceSpec {
   const colon = text.indexOf(':');
   const kinds = [...drivers.keys()].join(', ');
-  if (colon <= 0 || colon === text.length - 1) throw new UsageError(`'${text}' is not a device spec: ${specSuggestion(text)}`);
+  if (colon <= 0 || colon === text.length - 1) throw new UsageError(`'${text}' is not a device spec: ${specSuggestion(text)}`, 'EBADSPEC');
   const kind = text.slice(0, colon);
   if (!drivers.has(kind)) {
     const pci = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(text) ? ` (a PCI device is taken with ixgbe:${text} or virtio:${text})` : '';
-    throw new UsageError(`unknown device kind '${kind}' in '${text}': use one of ${kinds}${pci}`);
+    throw new UsageError(`unknown device kind '${kind}' in '${text}': use one of ${kinds}${pci}`, 'EBADSPEC');
   }
-  return { kind, arg: text.slice(colon + 1), text };
+  const spec = { kind, arg: text.slice(colon + 1), text };
+  drivers.get(kind)!.check?.(spec);
+  return spec;
 }
 
 /** What the user probably meant by a spec without a kind: an interface name, a port number, or neither. */

@@ -13,7 +13,7 @@ import { RxFlag } from '../mem/mempool.js';
 import { Clock, type TimeSource } from './clock.js';
 import { IpInterface, type IpInterfaceOptions } from './ip-interface.js';
 import { Ipv4Reassembler } from './ip-reassembly.js';
-import { type TcpConfig, Tcp, TimerKind } from './tcp/tcp.js';
+import { type PortFilter, type TcpConfig, Tcp, TimerKind } from './tcp/tcp.js';
 import { tcpInput } from './tcp/tcp-input.js';
 import { TICK_US, TimerWheel } from './timer-wheel.js';
 import { Udp } from './udp.js';
@@ -25,6 +25,8 @@ export interface StackOptions extends IpInterfaceOptions {
   time?: TimeSource;
   /** Accept frames for any destination MAC (the device is promiscuous). Default false. */
   promisc?: boolean;
+  /** Which local ports outgoing connections may use (default: any); `--threads` passes its steering's choice. */
+  portFilter?: PortFilter;
 }
 
 export class StackCounters {
@@ -57,8 +59,8 @@ const ICMP_ERRORS_PER_S = 100;
  * its owner), `intake` runs frames handed over by other threads through this stack; returns how many.
  */
 export interface RxSteering {
-  divert(id: number): boolean;
-  intake(max: number): number;
+  divert(stack: Stack, id: number): boolean;
+  intake(stack: Stack, max: number): number;
 }
 
 /** Most frames one poll takes from the device. */
@@ -96,7 +98,7 @@ export class Stack {
       if (kind <= TimerKind.TcpWait) this.tcp.onTimer(kind, owner, handle);
     };
     this.wheel = new TimerWheel(onFire, { capacity: 4 * (opts.tcp?.maxConnections ?? 65536), startTick: this.clock.tick });
-    this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp);
+    this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp, opts.portFilter ?? null);
     this.udp = new Udp(this.iface, this.events);
     this.promisc = opts.promisc ?? false;
     this.api = new StackNetApi(this);
@@ -119,8 +121,8 @@ export class Stack {
     if (steering === null) {
       for (let i = 0; i < n; i++) this.input(ids[i]);
     } else {
-      for (let i = 0; i < n; i++) if (!steering.divert(ids[i])) this.input(ids[i]);
-      n += steering.intake(max);
+      for (let i = 0; i < n; i++) if (!steering.divert(this, ids[i])) this.input(ids[i]);
+      n += steering.intake(this, max);
     }
     this.tcp.flush();
     return n;

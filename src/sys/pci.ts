@@ -50,7 +50,7 @@ const ADDR_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0
 /** `0000:03:00.0` or `03:00.0` → `0000:03:00.0` (device number 0–0x1f, function 0–7). */
 export function parsePciAddress(s: string): string {
   const m = ADDR_RE.exec(s);
-  if (!m) throw new UsageError(`'${s}' is not a PCI address: use DDDD:BB:DD.F, e.g. 0000:03:00.0 (see \`ixy devices\`)`);
+  if (!m) throw new UsageError(`'${s}' is not a PCI address: use DDDD:BB:DD.F, e.g. 0000:03:00.0 (see \`ixy devices\`)`, 'EBADSPEC');
   return `${m[1] ?? '0000'}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
 }
 

@@ -18,15 +18,25 @@ export class SimFault extends IxyError {
 }
 
 /**
- * Something wrong in the command line itself (a missing or malformed option, a spec or address that cannot be
- * parsed): the CLI exits 2 for these, 1 for every other error.
+ * Something wrong in what was asked (a missing or malformed option, a spec or address that cannot be parsed, an app
+ * that cannot be found): the CLI exits 2 for these, 1 for every other error. `code` says which kind.
  */
 export class UsageError extends IxyError {
   override readonly name: string = 'UsageError';
-  constructor(message: string) {
-    super(message, 'EUSAGE');
+  constructor(message: string, code: UsageErrorCode = 'EUSAGE') {
+    super(message, code);
   }
 }
+
+/**
+ * - `EBADSPEC`: a device spec that cannot be parsed or names no device kind, or a `sim:` device without a running
+ *   simulated NIC;
+ * - `ENOOPTION`: an option the app or runtime needs is missing;
+ * - `EBADOPTION`: an option is out of range or does not fit the app (e.g. two devices for a one-device app);
+ * - `ENOAPP`: the app module cannot be loaded or does not export an app definition;
+ * - `EUSAGE`: any other mistake in the command line.
+ */
+export type UsageErrorCode = 'EUSAGE' | 'EBADSPEC' | 'ENOOPTION' | 'EBADOPTION' | 'ENOAPP';
 
 /** What to do about a file system error, by its code. */
 const FILE_HINTS: Record<string, string> = {

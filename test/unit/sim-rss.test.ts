@@ -11,7 +11,6 @@ import { dmaAllocatorFor, openDevice, parseDeviceSpec, type Device } from '../..
 import type { IxgbeDevice } from '../../src/driver/ixgbe/ixgbe.js';
 import { Steering } from '../../src/dataplane/steering.js';
 import { Mempool } from '../../src/mem/mempool.js';
-import type { Stack } from '../../src/stack/stack.js';
 import { rssQueue, Toeplitz } from '../../src/util/toeplitz.js';
 import { simPortMac, sleep, useSimNic } from '../helpers/sim.js';
 
@@ -128,8 +127,7 @@ describe('RSS on the simulated 82599', () => {
       const fill: ((id: number) => void)[] = [];
       const want: number[] = [];
       for (let q = 0; q < QUEUES; q++) {
-        const fakeStack = { tcp: { portFilter: null, listeners: new Map() } } as unknown as Stack;
-        const s = new Steering(fakeStack, { thread: q, threads: QUEUES, mode: 'rss', inboxes: [], outboxes: [], rssKey: rss.key, reta: rss.reta, queue: q });
+        const s = new Steering({ thread: q, threads: QUEUES, mode: 'rss', inboxes: [], outboxes: [], rssKey: rss.key, reta: rss.reta, queue: q });
         let picked = 0;
         for (let lport = 32768; picked < 25; lport++) {
           if (!s.portIsMine(local, lport, remote, 7)) continue;

@@ -9,6 +9,7 @@ import { IMPAIR_USAGE, parseImpairSpec } from './impair-spec.js';
 registerDriver({
   kind: 'impair',
   usage: IMPAIR_USAGE,
+  check: (spec) => { parseImpairSpec(spec); },
   dmaAllocator: (spec) => dmaAllocatorFor([parseImpairSpec(spec).inner]),
   /**
    * A driver entry's headroom cannot depend on the spec, so this is the largest any other kind asks for (AF_XDP's

@@ -25,7 +25,7 @@ function parseIxgbeArg(arg: string): { address: string; dma?: DmaPath } {
   let dma: DmaPath | undefined;
   for (const o of opts) {
     const d = parseDmaOption(o);
-    if (d === null) throw new UsageError(`unknown ixgbe option '${o}' in '${arg}': use ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap]`);
+    if (d === null) throw new UsageError(`unknown ixgbe option '${o}' in '${arg}': use ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap]`, 'EBADSPEC');
     dma = d;
   }
   return { address: parsePciAddress(addr ?? ''), ...(dma ? { dma } : {}) };
@@ -38,6 +38,7 @@ function parseIxgbeArg(arg: string): { address: string; dma?: DmaPath } {
 registerDriver({
   kind: 'ixgbe',
   usage: 'ixgbe:DDDD:BB:DD.F[,dma=vfio|pagemap] — an Intel 82599/X520/X540/X550 port (root; VFIO with an IOMMU, else hugepages)',
+  check: (spec) => { parseIxgbeArg(spec.arg); },
   dmaAllocator: (spec) => {
     // check the device before the memory, so a wrong address is reported as such
     const a = parseIxgbeArg(spec.arg);

@@ -8,7 +8,7 @@ import { PacketDevice } from './packet-device.js';
 /** The interface name of `packet:<ifname>`, or a one-line error. */
 export function parsePacketSpec(spec: DeviceSpec): string {
   const problem = ifnameProblem(spec.arg);
-  if (problem) throw new UsageError(`'${spec.text}' is not a packet device: ${problem}; use packet:IFNAME, e.g. packet:eth0 (see ip link)`);
+  if (problem) throw new UsageError(`'${spec.text}' is not a packet device: ${problem}; use packet:IFNAME, e.g. packet:eth0 (see ip link)`, 'EBADSPEC');
   return spec.arg;
 }
 
@@ -16,6 +16,7 @@ export function parsePacketSpec(spec: DeviceSpec): string {
 registerDriver({
   kind: 'packet',
   usage: 'packet:IFNAME — a Linux interface through AF_PACKET TPACKET_V3 rings (root or CAP_NET_RAW)',
+  check: (spec) => { parsePacketSpec(spec); },
   dmaAllocator: (spec) => {
     parsePacketSpec(spec);
     return linuxMemory;

@@ -15,7 +15,7 @@ function nicFor(spec: DeviceSpec): SimNic {
 /** `N` or `N,queue=Q` (Q: the hardware queue pair a `--threads` thread drives; set by shareQueues). */
 function parseSimSpec(spec: DeviceSpec): { port: number; queue: number | undefined } {
   const m = /^(\d+)(?:,queue=(\d{1,2}))?$/.exec(spec.arg);
-  if (!m) throw new UsageError(`'${spec.text}' is not a simulated port: use sim:N, e.g. sim:0`);
+  if (!m) throw new UsageError(`'${spec.text}' is not a simulated port: use sim:N, e.g. sim:0`, 'EBADSPEC');
   return { port: Number(m[1]), queue: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
@@ -50,6 +50,7 @@ function shareQueues(spec: DeviceSpec, threads: number): QueueShare {
 registerDriver({
   kind: 'sim',
   usage: 'sim:N — port N of the simulated 82599 (no hardware needed)',
+  check: (spec) => { parseSimSpec(spec); },
   dmaAllocator: (spec) => nicFor(spec).dma,
   open: (spec, opts) => {
     const { port, queue } = parseSimSpec(spec);

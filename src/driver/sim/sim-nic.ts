@@ -141,12 +141,12 @@ export class SimNic {
     return nic;
   }
 
-  /** A handle on a NIC started by another thread. */
   /** The model loop's gap log (SimNicOptions.gapLog), or null. */
   gapLog(): GapLog | null {
     return this.handles.gapLog ? new GapLog(this.handles.gapLog) : null;
   }
 
+  /** A handle on a NIC started by another thread. */
   static attach(handles: SimHandles): SimNic {
     const nic = new SimNic(handles);
     current ??= nic;

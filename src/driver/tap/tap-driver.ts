@@ -18,13 +18,13 @@ const USAGE = 'use tap:NAME[,mq=N], e.g. tap:ixy0 or tap:ixy0,mq=2';
 export function parseTapSpec(spec: DeviceSpec): TapSpec {
   const [name, ...options] = spec.arg.split(',');
   const problem = ifnameProblem(name, true);
-  if (problem) throw new UsageError(`'${spec.text}' is not a TAP device: ${problem}; ${USAGE}`);
+  if (problem) throw new UsageError(`'${spec.text}' is not a TAP device: ${problem}; ${USAGE}`, 'EBADSPEC');
   let mq: number | undefined;
   for (const o of options) {
     const m = /^mq=(.*)$/.exec(o);
-    if (!m) throw new UsageError(`'${spec.text}' has an unknown option '${o}': ${USAGE}`);
+    if (!m) throw new UsageError(`'${spec.text}' has an unknown option '${o}': ${USAGE}`, 'EBADSPEC');
     if (!/^\d+$/.test(m[1]) || Number(m[1]) < 1 || Number(m[1]) > MAX_TAP_QUEUES) {
-      throw new UsageError(`'${spec.text}': mq=${m[1]} is not a queue count: use mq=1..${MAX_TAP_QUEUES}`);
+      throw new UsageError(`'${spec.text}': mq=${m[1]} is not a queue count: use mq=1..${MAX_TAP_QUEUES}`, 'EBADSPEC');
     }
     mq = Number(m[1]);
   }
@@ -43,6 +43,7 @@ function queueCount(spec: DeviceSpec, t: TapSpec, opts: DeviceOptions): number {
 registerDriver({
   kind: 'tap',
   usage: 'tap:NAME[,mq=N] — a TAP interface created by ixy (N queues), removed on exit (root or CAP_NET_ADMIN)',
+  check: (spec) => { parseTapSpec(spec); },
   dmaAllocator: (spec) => {
     parseTapSpec(spec);
     return linuxMemory;

@@ -39,7 +39,7 @@ export function parseVirtioArg(arg: string): VirtioSpec {
     const m = /^mode=(legacy|modern)$/.exec(o);
     const d = parseDmaOption(o);
     if (d !== null) { dma = d; continue; }
-    if (!m) throw new UsageError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap]`);
+    if (!m) throw new UsageError(`unknown virtio option '${o}' in '${arg}': use virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap]`, 'EBADSPEC');
     mode = m[1] as VirtioSpec['mode'];
   }
   return { address: parsePciAddress(addr ?? ''), mode, ...(dma ? { dma } : {}) };
@@ -90,6 +90,7 @@ export function openVirtio(spec: DeviceSpec, opts: DeviceOptions, env: VirtioEnv
 registerDriver({
   kind: 'virtio',
   usage: 'virtio:DDDD:BB:DD.F[,mode=legacy|modern][,dma=vfio|pagemap] — a virtio-net PCI device in a VM (root; VFIO with an IOMMU, else hugepages)',
+  check: (spec) => { parseVirtioArg(spec.arg); },
   dmaAllocator: (spec) => {
     const v = parseVirtioArg(spec.arg);
     const why = notVirtioNet(readPciDevice(v.address, '/sys', NO_SCAN));

@@ -20,19 +20,19 @@ export function parseXdpSpec(spec: DeviceSpec): XdpTarget {
   let queue = 0;
   if (at >= 0) {
     const q = head.slice(at + 1);
-    if (!/^\d{1,4}$/.test(q)) throw new UsageError(`'${spec.text}': '${q}' is not a queue number: use xdp:${ifname}@N with N = 0, 1, …`);
+    if (!/^\d{1,4}$/.test(q)) throw new UsageError(`'${spec.text}': '${q}' is not a queue number: use xdp:${ifname}@N with N = 0, 1, …`, 'EBADSPEC');
     queue = Number(q);
   }
-  if (ifname === '') throw new UsageError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`);
+  if (ifname === '') throw new UsageError(`'${spec.text}' names no interface: use ${USAGE.split(' ')[0]}`, 'EBADSPEC');
   let mode: XdpModeRequest = 'auto';
   let xskmapFd: number | undefined;
   for (const o of opts) {
     const j = /^xskmap=(\d{1,9})$/.exec(o);
     if (j) { xskmapFd = Number(j[1]); continue; } // set by shareQueues for --threads, not by users
     const m = /^mode=(.*)$/.exec(o);
-    if (!m) throw new UsageError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`);
+    if (!m) throw new UsageError(`'${spec.text}': unknown option '${o}': the only option is mode=native|generic|auto`, 'EBADSPEC');
     if (m[1] !== 'native' && m[1] !== 'generic' && m[1] !== 'auto') {
-      throw new UsageError(`'${spec.text}': mode '${m[1]}' is invalid: use mode=native, mode=generic or mode=auto`);
+      throw new UsageError(`'${spec.text}': mode '${m[1]}' is invalid: use mode=native, mode=generic or mode=auto`, 'EBADSPEC');
     }
     mode = m[1];
   }
@@ -64,6 +64,7 @@ function shareQueues(spec: DeviceSpec, threads: number, force?: boolean): QueueS
 registerDriver({
   kind: 'xdp',
   usage: USAGE,
+  check: (spec) => { parseXdpSpec(spec); },
   dmaAllocator: () => linuxMemory,
   poolHeadroom: XDP_PACKET_HEADROOM,
   open: (spec, opts) => {

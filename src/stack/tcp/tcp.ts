@@ -31,6 +31,12 @@ import { TcpTimers } from './tcp-timers.js';
 import { windowAvail, windowGrowth, windowUpdateThreshold } from './tcp-window.js';
 
 export { type TcpConfig, TcpCounters, TimerKind } from './tcp-params.js';
+
+/**
+ * Whether an outgoing connection may use local port `lport` toward `rip:rport` (addresses as int32). With several
+ * threads, a port is usable only if the device steers the reply to this thread (dataplane/steering.ts).
+ */
+export type PortFilter = (lip: number, lport: number, rip: number, rport: number) => boolean;
 export { Listener } from './tcp-table.js';
 
 export class Tcp implements TcpInputHost {
@@ -41,7 +47,7 @@ export class Tcp implements TcpInputHost {
   readonly recv: RecvBuffers;
   readonly cookies = new SynCookies();
   /** Accepts a local port for an outgoing connection (RSS: the reply must reach this thread). */
-  portFilter: ((lip: number, lport: number, rip: number, rport: number) => boolean) | null = null;
+  readonly portFilter: PortFilter | null;
   /** Bound callback for RecvBuffers.pullInOrder, made once. */
   readonly deliverFn: (c: TcpConn, off: number, len: number) => void;
 
@@ -54,7 +60,8 @@ export class Tcp implements TcpInputHost {
   private readonly isnKey = randomKey();
   private nextPort: number;
 
-  constructor(iface: IpInterface, clock: Clock, wheel: TimerWheel, events: EventQueue, cfg: TcpConfig = {}) {
+  constructor(iface: IpInterface, clock: Clock, wheel: TimerWheel, events: EventQueue, cfg: TcpConfig = {}, portFilter: PortFilter | null = null) {
+    this.portFilter = portFilter;
     const p = new TcpParams(cfg, iface.mtu);
     this.params = p;
     this.iface = iface;

@@ -1,6 +1,9 @@
+import { fmt, statsJson, summaryJson } from '../apps/stats-format.js';
+import type { Figures } from '../dataplane/figures.js';
+import { start } from '../dataplane/runtime.js';
 import { SimNic } from '../driver/sim/sim-nic.js';
-import { fmt, summaryJson } from './stats-format.js';
-import { runDataplane } from './run.js';
+import { l2Summary, l2View } from './l2-commands.js';
+import { APPS } from './run-app.js';
 
 export interface DemoOptions {
   seconds: number;
@@ -50,37 +53,39 @@ export interface DemoVerdict {
  */
 export async function runDemo(o: DemoOptions, print: (l: string) => void = console.log): Promise<DemoVerdict> {
   const nic = await SimNic.start({ ports: 2, wire: 'tester', cpu: o.pin ? 0 : -1 });
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (!o.json) print(`ixy.ts demo: tester → sim:0 → fwd (batch ${o.batch}) → sim:1 → tester, ${o.rateMpps} Mpps offered, ${o.seconds} s`);
     let stream = 0;
     let measuring = o.warmup <= 0;
     let timer: NodeJS.Timeout | undefined;
-    const r = await runDataplane(
-      { app: 'fwd', devices: ['sim:0', 'sim:1'], batch: o.batch, ringSize: o.ringSize, poolSize: o.poolSize, force: false, promisc: true, rateMpps: 0, dst: [], cpu: o.pin ? 1 : -1 },
-      nic,
-      {
-        seconds: o.seconds + Math.max(0, o.warmup),
-        json: o.json,
-        print,
-        onReady: (devs) => {
-          if (!o.json) for (const d of devs) print(`  ${d.spec}: ${d.driver}, MAC ${d.mac}, link ${d.linkMbps} Mbit/s`);
-          nic.setGenerator(0, o.rateMpps);
-          if (!measuring) {
-            if (!o.json) print(`  warming up for ${o.warmup} s (not counted)`);
-            timer = setTimeout(() => { stream = nic.startEpoch(0, 1); measuring = true; }, o.warmup * 1000);
-          }
-        },
-        onSecond: () => {
-          if (o.json || !measuring) return;
-          const sink = nic.tester(1).streams[stream];
-          print(`  tester: sent ${nic.tester(0).streams[stream].sent}, received ${sink.unique}, latency p50 ${fmt(sink.latency.p50Us)} µs p99 ${fmt(sink.latency.p99Us)} µs`);
-        },
-        beforeStop: async () => {
-          nic.setGenerator(0, 0);
-          await new Promise((r) => setTimeout(r, 200)); // let the rings drain through the forwarder
-        },
-      },
-    );
+    const rt = await start({ module: APPS.fwd }, {
+      devices: ['sim:0', 'sim:1'], batch: o.batch, ringSize: o.ringSize, poolSize: o.poolSize, cpu: o.pin ? 1 : -1, signal: abort.signal,
+    });
+    if (!o.json) for (const d of rt.devices) print(`  ${d.spec}: ${d.driver}, MAC ${d.mac}, link ${d.linkMbps} Mbit/s`);
+    nic.setGenerator(0, o.rateMpps);
+    if (!measuring) {
+      if (!o.json) print(`  warming up for ${o.warmup} s (not counted)`);
+      timer = setTimeout(() => { stream = nic.startEpoch(0, 1); measuring = true; }, o.warmup * 1000);
+    }
+    const view = l2View(() => rt.devices, 'forwarded');
+    let prev: Figures | null = null;
+    rt.on('figures', (f) => {
+      if (o.json) print(statsJson(f.t, view.json!(f, prev)));
+      else for (const l of view.lines!(f, prev)) print(l);
+      prev = f;
+      if (o.json || !measuring) return;
+      const sink = nic.tester(1).streams[stream];
+      print(`  tester: sent ${nic.tester(0).streams[stream].sent}, received ${sink.unique}, latency p50 ${fmt(sink.latency.p50Us)} µs p99 ${fmt(sink.latency.p99Us)} µs`);
+    });
+    await Promise.race([rt.done, sleepUnlessAborted((o.seconds + Math.max(0, o.warmup)) * 1000, abort.signal)]);
+    nic.setGenerator(0, 0);
+    await sleepUnlessAborted(200, abort.signal); // let the rings drain through the forwarder
+    const r = l2Summary(await rt.stop(), 'forwarded');
+    r.stoppedBy = abort.signal.aborted ? 'signal' : 'time';
     clearTimeout(timer);
     const gen = nic.tester(0).streams[stream];
     const sent = gen.sent;
@@ -122,6 +127,17 @@ export async function runDemo(o: DemoOptions, print: (l: string) => void = conso
     }
     return v;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await nic.stop();
   }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return; }
+    const t = setTimeout(() => { signal.removeEventListener('abort', stop); resolve(); }, ms);
+    const stop = (): void => { clearTimeout(t); resolve(); };
+    signal.addEventListener('abort', stop, { once: true });
+  });
 }
