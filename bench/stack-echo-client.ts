@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The echo client of `ixy echo client` (src/apps/echo-client.ts, the same EchoClient on the same Stack and
- * ElasticThread that src/apps/stack-runner.ts builds) with what bench/echo needs and the CLI does not offer:
+ * ElasticThread that src/dataplane/stack-host.ts builds) with what bench/echo needs and the CLI does not offer:
  *
  *  - a measured window: figures (messages, RTT histogram, loop and TCP counters, thread CPU) are the difference
  *    between a snapshot after --warmup seconds and one --seconds later, so the start (JIT warm-up, ARP, and the SYNs

@@ -114,6 +114,9 @@ export class StackHost {
     }, 1000);
     try {
       await this.loop.run();
+    } catch (e) {
+      this.close();
+      throw e;
     } finally {
       clearInterval(ticker);
     }
@@ -122,6 +125,12 @@ export class StackHost {
     this.stack.shutdown();
     this.device.close();
     return { figures, summary, leaked: this.pool.allocated };
+  }
+
+  /** After a failure: frees what the stack holds and closes the device; the first error is the one reported. */
+  private close(): void {
+    try { this.stack.shutdown(); } catch { /* reported by the caller */ }
+    try { this.device.close(); } catch { /* reported by the caller */ }
   }
 
   /** Lets the app wind down (its definition's `stop`, at most 2 s), else ends the loop now. */

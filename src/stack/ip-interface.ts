@@ -32,7 +32,7 @@ export interface IpInterfaceOptions {
   gateway?: number;
   /** IP MTU (default 1500; capped by the pool's data room). */
   mtu?: number;
-  /** The interface's MAC (default: the device's; a TAP device's user side needs its own, see apps/stack-runner.ts). */
+  /** The interface's MAC (default: the device's; a TAP device's user side needs its own, see dataplane/stack-host.ts). */
   mac?: Uint8Array;
   /** Frames waiting for the device when its TX ring is full (default 4096). */
   txBacklog?: number;

@@ -7,7 +7,8 @@
  * udp-echo: datagrams from socat come back byte for byte; tcp-echo: 512 KiB on each of two socat connections come
  * back with the same sha256; tcp-rtt-client: round trips against `socat … EXEC:cat`, its numbers parse and the
  * connections end with FIN; arp-icmp-responder: `ping -c 5` gets 5 replies and Linux's neighbour table holds the
- * example's MAC. Every example exits 0 (SIGTERM or --seconds) with every packet buffer back in its pool.
+ * example's MAC; echo-threads (the runtime, 2 threads on a 2-queue veth): 512 KiB on each of four connections come
+ * back with the same sha256, both threads report figures. Every example exits 0 (SIGTERM or --seconds) with every packet buffer back in its pool.
  * Without root: every example imports only the package's public entry points (its exports map) and node: builtins,
  * stays ixy-short and says in a header comment what it does and how to run it.
  */
@@ -26,9 +27,9 @@ const TOOLS = ['socat', 'ping', 'ethtool', 'sha256sum', 'ss'];
 const missing = canUseNetns() ? missingTools(TOOLS) : [];
 const skip = !canUseNetns() ? 'needs root (network namespaces)' : missing.length ? `needs ${missing.join(', ')}` : false;
 
-async function withTopology(kind: DevKind, net: number, fn: (t: Topology) => Promise<void>): Promise<void> {
+async function withTopology(kind: DevKind, net: number, fn: (t: Topology) => Promise<void>, queues?: number): Promise<void> {
   const lab = new Netlab();
-  try { await fn(directTopology(lab, kind, net)); } finally { await lab.cleanup(); }
+  try { await fn(directTopology(lab, kind, net, queues)); } finally { await lab.cleanup(); }
 }
 
 /** Starts `node dist/examples/<name>.js --dev … --ip … <args>` in the stack's namespace. */
@@ -57,7 +58,7 @@ test('examples/: only public imports (the exports map) and node: builtins, at mo
   const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { name: string; exports: Record<string, unknown> };
   const allowed = new Set(Object.keys(pkg.exports).map((k) => (k === '.' ? pkg.name : `${pkg.name}/${k.slice(2)}`)));
   const files = fs.readdirSync('examples').filter((f) => f.endsWith('.ts'));
-  for (const want of ['l2-forward', 'udp-echo', 'tcp-echo', 'tcp-rtt-client', 'arp-icmp-responder']) assert.ok(files.includes(`${want}.ts`), want);
+  for (const want of ['l2-forward', 'udp-echo', 'tcp-echo', 'tcp-rtt-client', 'arp-icmp-responder', 'echo-threads']) assert.ok(files.includes(`${want}.ts`), want);
   for (const f of files) {
     const src = fs.readFileSync(path.join('examples', f), 'utf8');
     const specifiers = [...src.matchAll(/\bfrom\s+'([^']+)'|\bimport\s*\(\s*'([^']+)'/g)].map((m) => m[1] ?? m[2]);
@@ -146,4 +147,23 @@ describe('examples/ against Linux', { skip }, () => {
       assert.ok(Number(c[1]) >= 1, `ARP requests answered: ${c[1]}`);
       assert.equal(Number(c[2]), 5, `ICMP echo replies: ${c[2]}`);
     }));
+
+  test('echo-threads (the runtime, xdp: with 2 queues, --threads 2): 512 KiB on each of 4 connections come back with the same sha256; SIGTERM exits 0', { timeout: 90_000 }, () =>
+    withTopology('xdp', 75, async (t) => {
+      const p = startExample(t, 'echo-threads', ['--threads', '2', '--port', '7']);
+      await waitFor(p, /^thread 1: /m);
+      await waitReachable(t, p);
+      const echo = (): ReturnType<typeof t.lab.run> =>
+        t.lab.run(t.peer, ['sh', '-c', `socat -t 30 -T 30 - TCP:${t.stackIp}:7 < ${data.path} | sha256sum`], { timeoutMs: 60_000 });
+      const rs = await Promise.all([echo(), echo(), echo(), echo()]);
+      for (const r of rs) {
+        assert.equal(r.code, 0, r.stderr + p.log());
+        assert.equal(r.stdout.split(' ')[0], data.sha256, `echoed bytes differ: ${r.stdout} ${r.stderr}\n${p.log()}`);
+      }
+      await waitFor(p, /^t0 \d+ accepted \d+ bytes \| t1 \d+ accepted \d+ bytes$/m);
+      await sleep(300);
+      const r = await p.stop();
+      assert.equal(r, 0, p.log());
+      assert.match(p.stdout, new RegExp(`^stopped by signal: 4 connections, ${4 * data.size} bytes echoed; buffers not returned: 0$`, 'm'), p.log());
+    }, 2));
 });

@@ -1,6 +1,7 @@
 /**
  * The published package as a user gets it: `npm pack`, installed into a fresh project, every public entry point
- * imported from a strict `nodenext` TypeScript file, internals unreachable, and an example built and run from it.
+ * imported from a strict `nodenext` TypeScript file, internals unreachable, an example built and run from it, and a
+ * user's own app module run by the runtime (its worker thread loads the user's file, which imports 'ixy.ts').
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -47,7 +48,8 @@ test('npm pack ships dist, types, README and LICENSE; installed, every entry poi
 
     lap('install');
     fs.writeFileSync(path.join(app, 'check.ts'), `
-import { createPool, openDevice, Stack, type NetApi, EventKind, ApiError, DeathReason, ElasticThread, IxyError, type App, type Device } from 'ixy.ts';
+import { createPool, openDevice, Stack, type NetApi, EventKind, ApiError, DeathReason, ElasticThread, IxyError, type App, type Device,
+  start, run, type Runtime, type RunResult, type Figures, defineL2App, defineStackApp, UsageError } from 'ixy.ts';
 import { registeredDrivers, type DeviceStats } from 'ixy.ts/driver';
 import { Ipv4View, TcpView, checksum, WireError } from 'ixy.ts/wire';
 import { TimerWheel, parseIpv4Cidr, type TcpConfig } from 'ixy.ts/stack';
@@ -55,7 +57,10 @@ import { SimNic, memoryWire, buildTestFrame } from 'ixy.ts/sim';
 const app: App = { finished: false, start() {}, onEvents() {} };
 const api: NetApi | null = null;
 const used: unknown[] = [createPool, openDevice, Stack, api, EventKind.Recv, ApiError.Again, DeathReason, ElasticThread, IxyError,
-  registeredDrivers, Ipv4View, TcpView, checksum, WireError.Ok, TimerWheel, parseIpv4Cidr('10.0.0.1/24').prefix, SimNic, memoryWire, buildTestFrame, app];
+  registeredDrivers, Ipv4View, TcpView, checksum, WireError.Ok, TimerWheel, parseIpv4Cidr('10.0.0.1/24').prefix, SimNic, memoryWire, buildTestFrame, app,
+  start, run, defineL2App, defineStackApp, UsageError];
+const rt: Runtime | null = null; const rr: RunResult | null = null; const fig: Figures | null = null;
+console.log(rt, rr, fig);
 const stats: DeviceStats | null = null; const dev: Device | null = null; const tcp: TcpConfig = {};
 console.log(used.length, stats, dev, tcp);
 `);
@@ -77,6 +82,32 @@ console.log(used.length, stats, dev, tcp);
     const m = /the testers received (\d+) \+ (\d+) of them intact/.exec(run.stdout);
     assert.ok(m && Number(m[1]) > 0 && Number(m[2]) > 0, run.stdout);
     assert.match(run.stdout, /buffers not returned to the pool: 0$/m);
+
+    // the user's own L2 app, a module of the user's project, run by the runtime in its worker thread
+    fs.writeFileSync(path.join(app, 'count-app.ts'), `
+import { defineL2App, type Device } from 'ixy.ts';
+class Count {
+  received = 0; readonly finished = false; private readonly ids = new Uint32Array(32);
+  constructor(private readonly dev: Device) {}
+  step(): number { const n = this.dev.rxBatch(0, this.ids, 32); this.dev.pool.freeBatch(this.ids, 0, n); this.received += n; return n; }
+}
+export default defineL2App({ devices: [1, 1], create: (ctx) => new Count(ctx.devices[0]), figures: (a) => ({ received: a.received }) });
+`);
+    fs.writeFileSync(path.join(app, 'run-count.ts'), `
+import { run } from 'ixy.ts';
+import { SimNic } from 'ixy.ts/sim';
+const sim = await SimNic.start();
+sim.setGenerator(0, 0.2);
+const r = await run({ module: new URL('./count-app.js', import.meta.url) }, { devices: ['sim:0'], seconds: 1 });
+await sim.stop();
+console.log(\`received \${r.threads[0].app.received} stopped by \${r.stoppedBy} leaked \${r.leakedBuffers}\`);
+`);
+    const builtApp = tsc(app, ['run-count.ts', 'count-app.ts']);
+    assert.equal(builtApp.status, 0, `${builtApp.stdout}${builtApp.stderr}`);
+    const counted = spawnSync(process.execPath, [path.join(app, 'out/run-count.js')], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(counted.status, 0, counted.stderr);
+    const c = /^received (\d+) stopped by time leaked 0$/m.exec(counted.stdout);
+    assert.ok(c && Number(c[1]) > 50_000, counted.stdout + counted.stderr);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

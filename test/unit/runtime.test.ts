@@ -123,6 +123,17 @@ describe('a stack app in this thread, and on two threads', () => {
   });
 });
 
+describe('a stack app that fails once running', () => {
+  withNic('loop');
+
+  test("its error ends the run (done rejects with it) and the device is closed: the port can be taken again", { timeout: 30_000 }, async () => {
+    const rt = await start({ module: FAILING, options: { failIn: 'start' } }, { devices: ['sim:1'], ip: '10.0.8.2/24' });
+    await assert.rejects(rt.done, (e: unknown) => e instanceof IxyError && e.code === 'ETESTSTART');
+    const again = await run({ module: ECHO_SERVER, options: { port: 7 } }, { devices: ['sim:1'], ip: '10.0.8.2/24', seconds: 0.3 });
+    assert.equal(again.leakedBuffers, 0);
+  });
+});
+
 describe('bad input: a UsageError with a code, before anything is opened', () => {
   const cases: [string, Parameters<typeof start>[0], Parameters<typeof start>[1], string, RegExp][] = [
     ['a module that does not exist', { module: new URL('./no-such-app.js', RX_COUNT) }, { devices: ['sim:0'] }, 'ENOAPP', /cannot load the app module/],
