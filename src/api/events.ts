@@ -5,7 +5,7 @@
  * | kind       | handle      | cookie | a                  | b                    | c           | d           |
  * |------------|-------------|--------|--------------------|----------------------|-------------|-------------|
  * | Knock      | new conn    | -      | local port         | -                    | remote IPv4 | remote port |
- * | Connected  | conn or -1  | yours  | 0 or DeathReason   | -                    | -           | -           |
+ * | Connected  | conn or -1  | yours  | 0 or DeathReason   | local port           | -           | -           |
  * | Recv       | conn        | yours  | offset in `bytes`  | length (0 = peer FIN) | -           | -           |
  * | Sent       | conn        | yours  | bytes acknowledged | send room now        | -           | -           |
  * | Dead       | conn        | yours  | DeathReason        | -                    | -           | -           |
@@ -91,8 +91,11 @@ export class EventQueue {
   remoteIp(i: number): number { return this.c[i]; }
   /** Knock, UdpRecv: the remote port. */
   remotePort(i: number): number { return this.d[i]; }
-  /** Knock: the port listened on; UdpRecv: the bound port. */
-  localPort(i: number): number { return this.kind[i] === EventKind.UdpRecv ? this.handle[i] : this.a[i]; }
+  /** Knock: the port listened on; Connected: the port the connection was opened from; UdpRecv: the bound port. */
+  localPort(i: number): number {
+    const k = this.kind[i];
+    return k === EventKind.UdpRecv ? this.handle[i] : k === EventKind.Connected ? this.b[i] : this.a[i];
+  }
   /** Connected: 0, or why connecting failed; Dead: why the connection ended (DeathReason). */
   reason(i: number): number { return this.a[i]; }
   /** Sent: bytes the peer acknowledged. */

@@ -80,4 +80,10 @@ export interface App {
   onEvents(ev: EventQueue, api: NetApi): void;
   /** True when the app has nothing more to do (the loop stops). */
   readonly finished: boolean;
+  /**
+   * Set (in `onEvents`) to make the loop return to Node's event loop after this iteration, so that the promise jobs,
+   * `process.nextTick` callbacks and stream events its events caused run now rather than at the end of the slice
+   * (up to 1 ms later). The loop clears it. Apps that do all their work in `onEvents` leave it unset.
+   */
+  yieldNow?: boolean;
 }

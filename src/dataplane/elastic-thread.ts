@@ -119,6 +119,7 @@ export class ElasticThread {
         now = clock.ms; // read by iterate()'s timer step
         if (n > 0 || this.stack.iface.txPending > 0) this.idleSince = now;
         else if (now - this.idleSince >= this.parkAfterMs) break; // long idle: one poll per park
+        if (this.app.yieldNow === true) { this.app.yieldNow = false; break; }
         if (now - start >= this.sliceMs) break;
       }
       const idle = now - this.idleSince;

@@ -177,6 +177,8 @@ class UntilAllFinished implements App {
   constructor(private readonly app: App, private readonly done: Int32Array, private readonly threads: number) {}
   start(api: NetApi): void { this.app.start(api); }
   onEvents(ev: EventQueue, api: NetApi): void { this.app.onEvents(ev, api); }
+  get yieldNow(): boolean { return this.app.yieldNow === true; }
+  set yieldNow(v: boolean) { this.app.yieldNow = v; }
   get finished(): boolean {
     if (!this.counted && this.app.finished) { this.counted = true; Atomics.add(this.done, 0, 1); }
     return Atomics.load(this.done, 0) === this.threads;

@@ -220,7 +220,7 @@ function establish(tcp: TcpInputHost, c: TcpConn): void {
   c.retries = 0;
   tcp.stopRtx(c);
   // A simultaneous open (RFC 9293 §3.5 figure 7) went through SYN-RECEIVED too; its app asked with connect.
-  if (c.active) tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, 0, 0, 0, -1);
+  if (c.active) tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, c.lport, 0, 0, -1);
   else tcp.events.push(EventKind.Knock, c.handle, 0, c.lport, 0, c.rip, c.rport, -1);
 }
 
@@ -262,7 +262,7 @@ function synSent(tcp: TcpInputHost, c: TcpConn, id: number, v: TcpView): void {
   initCwnd(c, tcp.params.initialWindow);
   c.retries = 0;
   tcp.stopRtx(c);
-  tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, 0, 0, 0, -1);
+  tcp.events.push(EventKind.Connected, c.handle, c.cookie, 0, c.lport, 0, 0, -1);
   c.ackNow = true;
   tcp.touch(c);
 }

@@ -95,7 +95,7 @@ export class TcpTable {
         c.ackedUnreported = 0;
       }
       if (c.active && c.state === TcpState.SynSent) {
-        this.events.push(EventKind.Connected, c.handle, c.cookie, reason, 0, 0, 0, -1);
+        this.events.push(EventKind.Connected, c.handle, c.cookie, reason, c.lport, 0, 0, -1);
       } else {
         this.events.push(EventKind.Dead, c.handle, c.cookie, reason, 0, 0, 0, -1);
       }

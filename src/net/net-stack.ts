@@ -1,0 +1,154 @@
+/**
+ * The native app under `ixy.ts/net`: it owns the stack's TCP handles for the sockets and servers of one thread and
+ * turns each iteration's events into their stream events (in the iteration that delivered them: what a handler
+ * writes leaves in the same iteration). Its module is what the runtime loads (the default export): with `threads:
+ * N`, each thread builds its own, and with `serverModule` each thread then loads the user's server module, which
+ * calls `createServer().listen()` on its thread's stack — Node's `cluster`, shared-nothing.
+ */
+import { EventKind, type EventQueue } from '../api/events.js';
+import type { App, NetApi } from '../api/native.js';
+import { defineStackApp } from '../dataplane/app.js';
+import { formatIpv4 } from '../stack/ip-interface.js';
+import type { Server, ServerHost } from './server.js';
+import { Socket, type SocketHost } from './socket.js';
+
+export class NetStack implements App, SocketHost, ServerHost {
+  yieldNow = false;
+  accepted = 0;
+  opened = 0;
+  private done = false;
+  api!: NetApi;
+  address = '0.0.0.0';
+  private readonly sockets = new Map<number, Socket>();
+  private readonly servers = new Map<number, Server>();
+  private stopping = false;
+  private failure: unknown = null;
+  private nextFree = 49152;
+
+  /** True once stopped and every socket is gone; throws what `fail` was given, which ends the loop with it. */
+  get finished(): boolean {
+    if (this.failure !== null) throw this.failure;
+    return this.done;
+  }
+
+  figures(): Record<string, number> {
+    return { sockets: this.sockets.size, servers: this.servers.size, accepted: this.accepted, opened: this.opened };
+  }
+
+  start(api: NetApi): void {
+    this.api = api;
+    this.address = formatIpv4(api.addresses[0]);
+  }
+
+  onEvents(ev: EventQueue, api: NetApi): void {
+    if (this.failure !== null) throw this.failure;
+    for (let i = 0; i < ev.count; i++) {
+      const h = ev.handle[i];
+      const kind = ev.kind[i];
+      if (kind === EventKind.Knock) { this.knock(h, ev.localPort(i), ev.remoteIp(i), ev.remotePort(i)); continue; }
+      const s = this.sockets.get(h);
+      if (s === undefined) {
+        if (kind === EventKind.Recv && ev.length(i) > 0) api.recvDone(h, ev.length(i)); // a socket already let go
+        continue;
+      }
+      switch (kind) {
+        case EventKind.Connected: s.onConnected(ev.reason(i), ev.localPort(i)); break;
+        case EventKind.Recv: s.onData(ev.bytes, ev.offset(i), ev.length(i)); break;
+        case EventKind.Sent: s.onSent(); break;
+        case EventKind.Dead: s.onDead(ev.reason(i)); break;
+      }
+    }
+    this.yieldNow = true;
+    if (this.stopping && this.sockets.size === 0) this.done = true;
+  }
+
+  /** Ends the run with `e` (thrown from the loop at its next events: the runtime reports it). */
+  fail(e: unknown): void {
+    this.failure ??= e;
+  }
+
+  /** Winding down (the runtime's stop): no new connections; the loop ends once every socket is gone. */
+  stop(): void {
+    this.stopping = true;
+    for (const port of [...this.servers.keys()]) this.unlisten(port);
+    for (const s of [...this.sockets.values()]) s.destroy();
+    if (this.sockets.size === 0) this.done = true;
+  }
+
+  // SocketHost
+  attach(handle: number, s: Socket): void { this.sockets.set(handle, s); }
+  detach(handle: number): void {
+    this.sockets.delete(handle);
+    if (this.stopping && this.sockets.size === 0) this.done = true;
+  }
+  wake(): void { this.yieldNow = true; }
+
+  // ServerHost
+  listen(port: number, backlog: number, server: Server): number {
+    const r = this.api.listen(port, backlog);
+    if (r >= 0) this.servers.set(port, server);
+    return r;
+  }
+  unlisten(port: number): void {
+    this.api.unlisten(port);
+    this.servers.delete(port);
+  }
+  freePort(): number {
+    for (let i = 0; i < 16384; i++) {
+      const p = this.nextFree;
+      this.nextFree = p === 65535 ? 49152 : p + 1;
+      if (!this.servers.has(p)) return p;
+    }
+    return 0;
+  }
+
+  /** A connection opened by `connect()`: the handle, or a negative ApiError. */
+  open(s: Socket, ip: number, port: number, localPort?: number): number {
+    const connect = this.api.connect as (ip: number, port: number, cookie: number, localPort?: number) => number;
+    const h = connect.call(this.api, ip, port, 0, localPort);
+    if (h >= 0) { s.bind(this, h, formatIpv4(ip), port, true); this.opened++; }
+    return h;
+  }
+
+  private knock(h: number, localPort: number, rip: number, rport: number): void {
+    const server = this.servers.get(localPort);
+    const remoteAddress = formatIpv4(rip);
+    if (server === undefined || this.stopping || !server.admits({ remoteAddress, remotePort: rport, localPort })) {
+      this.api.reject(h);
+      return;
+    }
+    this.api.accept(h, 0);
+    this.accepted++;
+    const s = new Socket({ allowHalfOpen: server.options.allowHalfOpen });
+    s.bind(this, h, remoteAddress, rport, false);
+    s.localPort = localPort;
+    server.onConnection(s);
+  }
+}
+
+/** The stacks this thread runs, by the token `attach` gave them (net/interface.ts). */
+export const stacksByToken = new Map<number, NetStack>();
+/** The stack `createServer()`/`connect()` use in this thread when none is named. */
+export const defaults: { stack: NetStack | null } = { stack: null };
+
+export interface NetStackOptions {
+  /** Set by `attach`: how it finds the stack it started. */
+  token?: number;
+  /** A module to load in each thread once its stack is up (it calls `createServer().listen()`). */
+  serverModule?: string;
+}
+
+export default defineStackApp({
+  create: (_ctx, o: NetStackOptions) => {
+    const app = new NetStack();
+    if (o?.token !== undefined) stacksByToken.set(o.token, app);
+    if (o?.serverModule !== undefined) {
+      defaults.stack = app;
+      // The module runs once the loop has started the app (start() sets the api); its errors end the run.
+      setImmediate(() => { import(o.serverModule!).catch((e: unknown) => app.fail(e)); });
+    }
+    return app;
+  },
+  figures: (a) => a.figures(),
+  stop: (a) => a.stop(),
+});
