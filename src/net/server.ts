@@ -117,11 +117,16 @@ export class Server extends EventEmitter {
   /** @internal */
   onConnection(s: Socket): void {
     this.sockets.add(s);
-    s.once('close', () => { this.sockets.delete(s); this.maybeClosed(); });
+    s.server = this;
     if (this.options.noDelay !== undefined) s.setNoDelay(this.options.noDelay);
     if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
     if (this.options.pauseOnConnect) s.pause();
     this.emit('connection', s);
+  }
+
+  /** @internal */
+  onSocketDestroyed(s: Socket): void {
+    if (this.sockets.delete(s)) this.maybeClosed();
   }
 
   private maybeClosed(): void {

@@ -39,6 +39,8 @@ export class Socket extends Duplex {
   /** ms of inactivity before 'timeout' (0: none). */
   timeout: number | undefined;
   /** @internal */ host: SocketHost | null = null;
+  /** @internal The server that accepted it: told in `_destroy`, before 'close' (Node's order). */
+  server: { onSocketDestroyed(s: Socket): void } | null = null;
   /** @internal */ handle = -1;
   private dispatched = 0;
   /** Received bytes copied out but not yet released to the stack (the reader is paused). */
@@ -147,6 +149,7 @@ export class Socket extends Duplex {
     }
     this.out = null;
     this.outCb = null;
+    this.server?.onSocketDestroyed(this);
     cb(err);
     process.nextTick(() => this.emit('close', err !== null));
   }
