@@ -8,7 +8,7 @@ import { IxyError, UsageError } from '../util/errors.js';
 import { describeParseArgsError } from '../util/parse-args-error.js';
 import { checkDistinctDevices, checkWritable } from './checks.js';
 import { printL2Summary, runL2 } from './l2-commands.js';
-import { runEcho, runNetcat, runPingpong } from './stack-commands.js';
+import { runEcho, runHttp, runNetcat, runPingpong } from './stack-commands.js';
 
 type Kind = 'int' | 'number' | 'string' | 'boolean';
 interface Opt { kind: Kind; help: string; default?: string | boolean; min?: number; max?: number }
@@ -125,6 +125,20 @@ const COMMANDS: Record<string, Command> = {
       connect: { kind: 'string', help: 'connect to this address (with --port)' },
       in: { kind: 'string', help: 'file to send once connected (default: nothing)' },
       out: { kind: 'string', help: 'file to write the received bytes to' },
+    },
+  },
+  http: {
+    usage: 'ixy http --dev <spec> --ip <A.B.C.D/N> [--port 80] [--dir D] [--threads N] [options]', positionals: 0,
+    summary: "Node's http server on the TCP/IP stack (ixy.ts/net): the files under --dir, or a fixed hello world; an access log",
+    options: {
+      ...STACK_OPTS,
+      port: { kind: 'int', help: 'TCP port', default: '80', min: 1, max: 65535 },
+      dir: { kind: 'string', help: 'serve the files under this directory (default: "hello world" for every request)' },
+      'access-log': { kind: 'string', help: 'where access log lines go: stdout or none', default: 'stdout' },
+      threads: {
+        kind: 'int', help: 'elastic threads, each running its own copy of the server on its own device queue (as cluster)', default: '1', min: 1, max: 64,
+      },
+      pin: { kind: 'boolean', help: 'with --threads: pin thread i to CPU i' },
     },
   },
   devices: {
@@ -244,10 +258,10 @@ async function main(argv: string[]): Promise<number> {
       const verdict = await runDemo({ seconds: v.seconds as number, warmup: v.warmup as number, rateMpps: v.rate as number, json: v.json === true, pin: v['no-pin'] !== true, ...common });
       return verdict.ok ? 0 : 1;
     }
-    case 'echo': case 'pingpong': case 'nc': {
+    case 'echo': case 'pingpong': case 'nc': case 'http': {
       const nic = await simForStack(v.dev, v['sim-wire']);
       try {
-        return await (cmd === 'echo' ? runEcho(pos[0], v) : cmd === 'pingpong' ? runPingpong(pos[0], v) : runNetcat(v));
+        return await (cmd === 'echo' ? runEcho(pos[0], v) : cmd === 'pingpong' ? runPingpong(pos[0], v) : cmd === 'http' ? runHttp(v) : runNetcat(v));
       } finally { await nic?.stop(); }
     }
     case 'devices': {

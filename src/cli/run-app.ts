@@ -30,6 +30,9 @@ export const APPS = {
   echoClient: new URL('../apps/echo-client.js', import.meta.url),
   pingpong: new URL('../apps/pingpong.js', import.meta.url),
   netcat: new URL('../apps/netcat.js', import.meta.url),
+  /** The runtime runs ixy.ts/net's stack app, which loads the server module in each thread. */
+  http: new URL('../net/net-stack.js', import.meta.url),
+  httpServer: new URL('../apps/http-server.js', import.meta.url),
 };
 
 export async function runApp(module: URL, options: unknown, ro: RuntimeOptions, view: LiveView, c: CliRun): Promise<RunResult> {

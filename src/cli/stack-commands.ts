@@ -6,7 +6,9 @@ import { fmt, summaryJson } from '../apps/stats-format.js';
 import type { Figures, RunResult } from '../dataplane/figures.js';
 import type { RuntimeOptions } from '../dataplane/runtime.js';
 import { formatIpv4, parseIpv4, parseIpv4Cidr, prefixMask } from '../stack/ip-interface.js';
-import { IxyError, UsageError } from '../util/errors.js';
+import { statSync } from 'node:fs';
+import type { HttpServerOptions } from '../apps/http-server.js';
+import { fileError, IxyError, UsageError } from '../util/errors.js';
 import { HISTOGRAM_BUCKETS, percentile } from '../util/histogram.js';
 import { APPS, delta, type LiveView, runApp, total } from './run-app.js';
 
@@ -203,3 +205,27 @@ export async function runNetcat(v: Values): Promise<number> {
 }
 
 
+
+/** `ixy http`: Node's http server on ixy.ts/net, one copy per thread (apps/http-server.ts). */
+export async function runHttp(v: Values): Promise<number> {
+  const o = stackOptions(v);
+  const log = v['access-log'];
+  if (log !== 'stdout' && log !== 'none') throw new UsageError(`--access-log '${String(log)}' is not a destination: use stdout or none`);
+  if (typeof v.dir === 'string') checkDirectory(v.dir);
+  const options: HttpServerOptions = { port: v.port as number, dir: v.dir as string | undefined, log };
+  const rps = (now: Figures, prev: Figures | null): number => now.threads.reduce((a, _t, i) => a + delta(now, prev, 'requests', i), 0) / (now.dt || 1);
+  const r = await runStack(APPS.http, { serverModule: APPS.httpServer.href, serverOptions: options }, o, v, {
+    json: (now, prev) => ({ requestsPerSec: rps(now, prev), requests: total(now, 'requests'), connections: total(now, 'sockets'), ...dropCounters(now) }),
+    lines: (now, prev) => [`[http] ${fmt(rps(now, prev), 0)} requests/s, ${total(now, 'requests')} in all, ${total(now, 'sockets')} connections open${droppedSuffix(now, prev)}`],
+  });
+  const out = { requests: total(r, 'requests'), accepted: total(r, 'accepted'), ...summary(r), threads: r.threads.length };
+  if (v.json) console.log(summaryJson(out));
+  else console.log(`http: ${out.requests} requests on ${out.accepted} connections, buffers leaked ${r.leakedBuffers}`);
+  return 0;
+}
+
+function checkDirectory(dir: string): void {
+  let ok = false;
+  try { ok = statSync(dir).isDirectory(); } catch (e) { throw fileError('serve', dir, e); }
+  if (!ok) throw new UsageError(`--dir ${dir} is not a directory: name the directory whose files to serve`);
+}

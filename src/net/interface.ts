@@ -9,7 +9,7 @@ import { type Runtime, type RuntimeOptions, start } from '../dataplane/runtime.j
 import type { TcpConfig } from '../stack/tcp/tcp.js';
 import { argError, netError } from './errors.js';
 import { defaults, type NetStack, type NetStackOptions, stacksByToken } from './net-stack.js';
-import { Server, type ServerOptions } from './server.js';
+import { type ListenOptions, Server, type ServerOptions } from './server.js';
 import { Socket, type SocketOptions } from './socket.js';
 
 const NET_STACK = new URL('./net-stack.js', import.meta.url);
@@ -65,6 +65,11 @@ export class NetInterface {
     return connectOn(this.stack, args);
   }
 
+  /** `serve` on this interface. */
+  serve(nodeServer: NodeServer, options: ListenOptions | number, cb?: () => void): Server {
+    return serveOn(this.stack, nodeServer, options, cb);
+  }
+
   /** Destroys every socket, stops the stack and closes the device. */
   async close(): Promise<RunResult> {
     if (defaults.stack === this.stack) defaults.stack = null;
@@ -89,9 +94,39 @@ export async function attach(o: AttachOptions): Promise<NetInterface> {
  * Runs `serverModule` once per thread, each with its own stack on one queue of the device (Node's `cluster`,
  * shared-nothing as IX): the module calls `createServer(…).listen(port)` as it would with `node:net`.
  */
-export function startServers(serverModule: string | URL, o: AttachOptions & Pick<RuntimeOptions, 'threads' | 'pin' | 'seconds' | 'signal'>): Promise<Runtime> {
-  const { device, ...rest } = o;
-  return start({ module: NET_STACK, options: { serverModule: moduleHref(serverModule) } satisfies NetStackOptions }, { ...rest, devices: [device] });
+export function startServers(
+  serverModule: string | URL, o: AttachOptions & Pick<RuntimeOptions, 'threads' | 'pin' | 'seconds' | 'signal'> & { serverOptions?: unknown },
+): Promise<Runtime> {
+  const { device, serverOptions, ...rest } = o;
+  return start({ module: NET_STACK, options: { serverModule: moduleHref(serverModule), serverOptions } satisfies NetStackOptions }, { ...rest, devices: [device] });
+}
+
+/**
+ * Feeds a Node server made for `node:net` — `http.createServer(handler)`, an Express or Fastify app's server — with
+ * connections of this thread's stack: each of our sockets is handed to it as its own would be (`'connection'`).
+ * `nodeServer.close()` then stops ours too (and closes `http`'s idle keep-alive connections as it always does).
+ */
+export function serveOn(stack: NetStack, nodeServer: NodeServer, options: ListenOptions | number, cb?: () => void): Server {
+  const ours = new Server(stack, { allowHalfOpen: nodeServer.allowHalfOpen === true }, (s) => nodeServer.emit('connection', s));
+  ours.on('error', (e) => nodeServer.emit('error', e));
+  nodeServer.close = function close(done?: (err?: Error) => void) {
+    nodeServer.closeIdleConnections?.();
+    ours.close(done);
+    return nodeServer;
+  };
+  nodeServer.address = () => ours.address();
+  ours.listen(options, cb);
+  return ours;
+}
+
+/** What `serveOn` needs of a Node server (net.Server and its subclasses). */
+export interface NodeServer {
+  emit(event: 'connection', socket: unknown): boolean;
+  emit(event: 'error', err: Error): boolean;
+  close(cb?: (err?: Error) => void): unknown;
+  address(): unknown;
+  closeIdleConnections?(): void;
+  allowHalfOpen?: boolean;
 }
 
 /** The thread's default stack, or a one-line error that says how to get one. */

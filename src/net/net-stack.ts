@@ -32,7 +32,7 @@ export class NetStack implements App, SocketHost, ServerHost {
   }
 
   figures(): Record<string, number> {
-    return { sockets: this.sockets.size, servers: this.servers.size, accepted: this.accepted, opened: this.opened };
+    return { sockets: this.sockets.size, servers: this.servers.size, accepted: this.accepted, opened: this.opened, ...threadFigures };
   }
 
   start(api: NetApi): void {
@@ -126,6 +126,9 @@ export class NetStack implements App, SocketHost, ServerHost {
   }
 }
 
+/** Counters a server module adds to its thread's figures (e.g. `threadFigures.requests++`), reported once a second. */
+export const threadFigures: Record<string, number> = {};
+
 /** The stacks this thread runs, by the token `attach` gave them (net/interface.ts). */
 export const stacksByToken = new Map<number, NetStack>();
 /** The stack `createServer()`/`connect()` use in this thread when none is named. */
@@ -136,6 +139,8 @@ export interface NetStackOptions {
   token?: number;
   /** A module to load in each thread once its stack is up (it calls `createServer().listen()`). */
   serverModule?: string;
+  /** Given to the server module's default export, if that is a function (structured-cloneable). */
+  serverOptions?: unknown;
 }
 
 export default defineStackApp({
@@ -145,7 +150,11 @@ export default defineStackApp({
     if (o?.serverModule !== undefined) {
       defaults.stack = app;
       // The module runs once the loop has started the app (start() sets the api); its errors end the run.
-      setImmediate(() => { import(o.serverModule!).catch((e: unknown) => app.fail(e)); });
+      setImmediate(() => {
+        import(o.serverModule!)
+          .then((m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as (o: unknown) => unknown)(o.serverOptions) : undefined))
+          .catch((e: unknown) => app.fail(e));
+      });
     }
     return app;
   },
