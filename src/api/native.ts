@@ -44,8 +44,18 @@ export interface NetApi {
 
   listen(port: number, backlog?: number): number;
   unlisten(port: number): number;
-  /** Returns the new connection's handle (or an error); its `connected` event carries `cookie` and the outcome. */
-  connect(ip: number, port: number, cookie: number): number;
+  /**
+   * Active open (RFC 9293 §3.10.1). Returns the new connection's handle (or an error); its `connected` event carries
+   * `cookie` and the outcome.
+   *
+   * The local port is an ephemeral one (32768–60999) unless `localPort` (1–65535, else `Invalid`) names it: then
+   * exactly that port is used, and `InUse` is returned when a listener holds it or the 4-tuple is taken (a live
+   * connection or one in TIME-WAIT). With several threads an ephemeral port is chosen so that the peer's replies
+   * reach this thread (the steering's port filter: the RSS hash, or the thread's share of the ports); an explicit
+   * `localPort` is not checked against it, so its replies may arrive at another thread, which has no such
+   * connection and resets it.
+   */
+  connect(ip: number, port: number, cookie: number, localPort?: number): number;
   accept(handle: number, cookie: number): number;
   reject(handle: number): number;
   /**
@@ -63,6 +73,30 @@ export interface NetApi {
   /** Graceful close (FIN after the queued data); exactly one `dead` event follows, also for a connection not yet established. */
   close(handle: number): number;
   abort(handle: number): number;
+  /**
+   * TCP keepalive (RFC 1122 §4.2.3.6, RFC 9293 §3.8.4), off by default. With `enable`, once the connection has
+   * received nothing for `idleMs` it sends a probe — SEG.SEQ = SND.NXT − 1 and no data, as Linux does — which a live
+   * peer answers with an ACK (RFC 9293 §3.10.7.4); then one every `TcpConfig.keepaliveIntervalMs` (75 s) while they
+   * go unanswered, and after `TcpConfig.keepaliveProbes` (9) unanswered probes the connection is reset (RST, as
+   * Linux does) and dies as any timed-out connection: a `dead` event with `DeathReason.TimedOut`. Any segment
+   * received restarts the idle time. No probe goes out while data or a FIN is unacknowledged: the retransmission
+   * timer watches the peer then (RFC 9293 §3.8.3).
+   *
+   * `idleMs` (≥ 0, fractions round up): 0 keeps the connection's current idle time, which starts as
+   * `TcpConfig.keepaliveIdleMs` (2 h) — Node's `setKeepAlive(true, 0)`. Idle time counts from the last segment
+   * received while keepalive was on, or from the call when it was off. `enable` false stops probing (the idle time
+   * is kept). Returns 0, `BadHandle`, or `Invalid` (a non-boolean `enable`, `idleMs` out of range, a knocked
+   * connection not yet accepted).
+   */
+  setKeepAlive(handle: number, enable: boolean, idleMs: number): number;
+  /**
+   * Nagle's algorithm (RFC 896; RFC 9293 §3.7.4, RFC 1122 §4.2.3.4) off (`noDelay` true, the default: every
+   * segment leaves at once, as with TCP_NODELAY) or on (`noDelay` false): while sent data is unacknowledged, queued
+   * data smaller than a segment (MSS) waits until everything sent is acknowledged or a full segment's worth has
+   * gathered; `close` lets the tail go with the FIN. Turning it off sends what it held at once. Returns 0,
+   * `BadHandle`, or `Invalid` (a non-boolean `noDelay`, a knocked connection not yet accepted).
+   */
+  setNoDelay(handle: number, noDelay: boolean): number;
 
   udpBind(port: number): number;
   udpUnbind(port: number): number;

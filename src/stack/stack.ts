@@ -95,7 +95,7 @@ export class Stack {
     this.iface = new IpInterface(opts, this.clock);
     this.events = new EventQueue(1024, this.iface.bytes);
     const onFire = (kind: number, owner: number, handle: number): void => {
-      if (kind <= TimerKind.TcpWait) this.tcp.onTimer(kind, owner, handle);
+      if (kind <= TimerKind.TcpKeepalive) this.tcp.onTimer(kind, owner, handle);
     };
     this.wheel = new TimerWheel(onFire, { capacity: 4 * (opts.tcp?.maxConnections ?? 65536), startTick: this.clock.tick });
     this.tcp = new Tcp(this.iface, this.clock, this.wheel, this.events, opts.tcp, opts.portFilter ?? null);

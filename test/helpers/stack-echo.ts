@@ -14,22 +14,25 @@ export interface Echo {
   /** Runs `n` round trips; returns the loop iterations it took. */
   run(n: number): number;
   roundTrips(): number;
+  /** The client's and the server's connection handles. */
+  handles(): [number, number];
   pair: ReturnType<typeof stackPair>;
 }
 
-export function echoBench(opts: { virtualClock?: boolean } = {}): Echo {
+/** `keepaliveMs`: keepalive on both connections with that idle time; `nagle`: Nagle's algorithm on both. */
+export function echoBench(opts: { virtualClock?: boolean; keepaliveMs?: number; nagle?: boolean } = {}): Echo {
   // A frozen virtual clock (no performance.now() per iteration) isolates the clock from the rest.
   const pair = stackPair({ tcp: { rcvBuf: 64 * 1024, sndBuf: 64 * 1024 }, time: opts.virtualClock ? new VirtualTime() : undefined });
   const { a, b } = pair;
   const msg = new Uint8Array(MSG);
   for (let i = 0; i < MSG; i++) msg[i] = i * 7;
   const ring = new Uint8Array(64 * 1024);
-  const st = new Int32Array(8); // 0 client handle, 1 server handle, 2 bytes back in this round, 3 round trips, 4 ring offset, 5 connected, 6 errors
+  const st = new Int32Array(9); // 0 client handle, 1 server handle, 2 bytes back in this round, 3 round trips, 4 ring offset, 5 connected, 6 errors, 7 send next, 8 accepted
   b.api.listen(7);
   b.app.handler = (ev: EventQueue, api: NetApi): void => {
     for (let i = 0; i < ev.count; i++) {
       const k = ev.kind[i];
-      if (k === EventKind.Knock) { st[1] = ev.handle[i]; api.accept(ev.handle[i], 1); } else if (k === EventKind.Recv) {
+      if (k === EventKind.Knock) { st[1] = ev.handle[i]; st[8] = 1; api.accept(ev.handle[i], 1); } else if (k === EventKind.Recv) {
         const n = ev.b[i];
         if (n === 0) continue;
         let o = st[4];
@@ -60,6 +63,13 @@ export function echoBench(opts: { virtualClock?: boolean } = {}): Echo {
   };
   st[0] = a.api.connect(IP_B, 7, 5);
   pair.pump(() => st[5] === 1 && st[1] !== 0 || st[5] === 1);
+  if (opts.keepaliveMs !== undefined || opts.nagle) {
+    pair.pump(() => st[8] === 1);
+    for (const [api, h] of [[a.api, st[0]], [b.api, st[1]]] as const) {
+      if (opts.keepaliveMs !== undefined && api.setKeepAlive(h, true, opts.keepaliveMs) !== 0) throw new Error('setKeepAlive');
+      if (opts.nagle && api.setNoDelay(h, false) !== 0) throw new Error('setNoDelay');
+    }
+  }
   const run = (n: number): number => {
     const target = st[3] + n;
     let it = 0;
@@ -74,7 +84,7 @@ export function echoBench(opts: { virtualClock?: boolean } = {}): Echo {
     if (st[6] !== 0) throw new Error(`echo: ${st[6]} errors (bad data or refused sendv)`);
     return it;
   };
-  return { run, roundTrips: () => st[3], pair };
+  return { run, roundTrips: () => st[3], handles: () => [st[0], st[1]], pair };
 }
 
 /**

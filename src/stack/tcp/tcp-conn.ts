@@ -155,10 +155,23 @@ export class TcpConn {
   persist = false;
   persistBackoff = 0;
 
+  /** Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4): the app turned TCP_NODELAY off (`setNoDelay(h, false)`). */
+  nagle = false;
+
+  // Keepalive (RFC 1122 §4.2.3.6), tcp-keepalive.ts.
+  keepalive = false;
+  /** Idle time before the first probe, ms; 0: the configured default (`TcpConfig.keepaliveIdleMs`). */
+  kaIdleMs = 0;
+  /** Wheel tick of the last segment received while keepalive is on (or of turning it on). */
+  kaHeardTick = 0;
+  /** Probes sent since the last segment received. */
+  kaProbes = 0;
+
   // Timers (handles into the wheel; 0 = none).
   tRtx = 0;
   tDelack = 0;
   tWait = 0;
+  tKeepalive = 0;
 
   /** In-order segments received and not yet acknowledged. */
   ackPending = 0;

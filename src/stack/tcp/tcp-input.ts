@@ -27,7 +27,7 @@ import type { Listener } from './tcp-table.js';
 export interface TcpInputHost {
   readonly counters: TcpCounters;
   readonly params: Pick<TcpParams, 'rcvBuf' | 'rcvShift' | 'ourMss' | 'initialWindow'>;
-  readonly clock: Readonly<Pick<Clock, 'msInt' | 'tsval'>>;
+  readonly clock: Readonly<Pick<Clock, 'msInt' | 'tsval' | 'tick'>>;
   readonly cookies: Pick<SynCookies, 'encode' | 'decode'>;
   readonly recv: Pick<RecvBuffers, 'append' | 'insertOoo' | 'pullInOrder'>;
   /** For `connected`, `knock` and the FIN's `recv`. */
@@ -80,6 +80,8 @@ export function tcpInput(tcp: TcpInputHost, id: number, v: TcpView, src: number,
   const rport = v.srcPort;
   const c = tcp.lookup(dst, lport, src, rport);
   if (c === null) { noConnection(tcp, id, v, src, dst); return; }
+  // RFC 1122 §4.2.3.6: any segment from the peer shows it is alive (tcp-keepalive.ts reads the tick when it fires).
+  if (c.keepalive) { c.kaHeardTick = tcp.clock.tick; c.kaProbes = 0; }
   if (c.state === TcpState.SynSent) { synSent(tcp, c, id, v); return; }
   if (c.state === TcpState.TimeWait && (v.flags & (TcpFlag.Syn | TcpFlag.Ack | TcpFlag.Rst)) === TcpFlag.Syn &&
     timeWaitReusable(c, v)) {

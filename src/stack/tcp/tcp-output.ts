@@ -67,6 +67,9 @@ export class TcpOutput {
         // largest window the peer offered — or anything when nothing is in flight, since no ACK is coming to open
         // the window further (the override of rule (d); without it a receiver waiting for a whole message deadlocks).
         if (len < c.mss && len < unsent && len < (c.maxSndWnd >> 1) && flight > 0) break;
+        // Nagle (RFC 896, RFC 1122 §4.2.3.4), when the app asked for it: less than a segment's worth waits while data
+        // is unacknowledged. A FIN to follow lets the tail go (as Linux pushes at close).
+        if (c.nagle && unsent < c.mss && flight > 0 && !c.finQueued) break;
         const fin = c.finQueued && len === unsent;
         if (fin) { c.finSent = true; c.finSeq = dataEnd; }
         this.seg.sendData(c, c.sndNxt, len, fin);

@@ -3,7 +3,7 @@
  * the timer kinds in the stack's wheel.
  */
 import { TCP_MAX_WINDOW_SCALE } from '../../wire/index.js';
-import { ticksFromUs } from '../timer-wheel.js';
+import { durationTicks, ticksFromUs } from '../timer-wheel.js';
 import { HANDLE_INDEX_MASK } from './tcp-conn.js';
 
 export interface TcpConfig {
@@ -25,6 +25,15 @@ export interface TcpConfig {
   synRetries?: number;
   /** Initial congestion window in segments (RFC 6928). Default 10. */
   initialWindow?: number;
+  /**
+   * Keepalive (RFC 1122 §4.2.3.6, RFC 9293 §3.8.4), for connections that turn it on with `setKeepAlive`: the idle
+   * time before the first probe when the call does not give one. Default 7 200 000 (2 h, Linux's tcp_keepalive_time).
+   */
+  keepaliveIdleMs?: number;
+  /** Time between unanswered keepalive probes. Default 75 000 (Linux's tcp_keepalive_intvl). */
+  keepaliveIntervalMs?: number;
+  /** Unanswered keepalive probes (≥ 1) before the connection dies with `DeathReason.TimedOut`. Default 9 (Linux's). */
+  keepaliveProbes?: number;
   /** Reuse a TIME-WAIT tuple for a new SYN (RFC 6191 with timestamps). Default true. */
 }
 
@@ -41,6 +50,9 @@ export class TcpParams {
   readonly maxRetries: number;
   readonly synRetries: number;
   readonly initialWindow: number;
+  readonly keepaliveIdleMs: number;
+  readonly keepaliveIntervalTicks: number;
+  readonly keepaliveProbes: number;
   /** Our MSS (RFC 9293 §3.7.1): MTU − 40. */
   readonly ourMss: number;
 
@@ -57,12 +69,15 @@ export class TcpParams {
     this.maxRetries = cfg.maxRetries ?? 15;
     this.synRetries = cfg.synRetries ?? 6;
     this.initialWindow = cfg.initialWindow ?? 10;
+    this.keepaliveIdleMs = cfg.keepaliveIdleMs ?? 7_200_000;
+    this.keepaliveIntervalTicks = durationTicks((cfg.keepaliveIntervalMs ?? 75_000) * 1000);
+    this.keepaliveProbes = cfg.keepaliveProbes ?? 9;
     this.ourMss = mtu - 40;
   }
 }
 
 /** Timer kinds in the stack's wheel (owner = connection index). */
-export const TimerKind = { TcpRtx: 1, TcpDelack: 2, TcpWait: 3 } as const;
+export const TimerKind = { TcpRtx: 1, TcpDelack: 2, TcpWait: 3, TcpKeepalive: 4 } as const;
 
 export class TcpCounters {
   activeOpens = 0;
@@ -91,4 +106,8 @@ export class TcpCounters {
   noBuffer = 0;
   pawsDropped = 0;
   windowProbes = 0;
+  /** Keepalive probes sent (RFC 1122 §4.2.3.6). */
+  keepaliveProbes = 0;
+  /** Connections that died because their keepalive probes went unanswered. */
+  keepaliveTimeouts = 0;
 }

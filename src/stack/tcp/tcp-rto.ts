@@ -92,6 +92,8 @@ export class Rto {
   enterTimeWait(c: TcpConn): void {
     c.state = TcpState.TimeWait;
     this.stopRtx(c);
+    this.wheel.cancel(c.tKeepalive); // nothing to keep alive in TIME-WAIT
+    c.tKeepalive = TIMER_NONE;
     this.table.die(c, DeathReason.Closed);
     const due = this.clock.tick + this.p.timeWaitTicks;
     if (!this.wheel.reschedule(c.tWait, due)) c.tWait = this.wheel.add(due, TimerKind.TcpWait, c.index);

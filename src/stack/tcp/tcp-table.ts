@@ -71,8 +71,8 @@ export class TcpTable {
   free(c: TcpConn): void {
     if (!c.live) return;
     c.live = false;
-    this.wheel.cancel(c.tRtx); this.wheel.cancel(c.tDelack); this.wheel.cancel(c.tWait);
-    c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
+    this.wheel.cancel(c.tRtx); this.wheel.cancel(c.tDelack); this.wheel.cancel(c.tWait); this.wheel.cancel(c.tKeepalive);
+    c.tRtx = c.tDelack = c.tWait = c.tKeepalive = TIMER_NONE;
     if (c.state === TcpState.SynReceived && c.listenPort >= 0) {
       const l = this.listeners.get(c.listenPort);
       if (l !== undefined && l.synReceived > 0) l.synReceived--;
@@ -124,6 +124,7 @@ function reset(c: TcpConn): void {
   c.sackN = 0; c.highRxt = 0; c.holeSeq = 0; c.rxtMark = 0; c.lastAdvance = 0; c.probeArmed = false; c.probeOut = false;
   c.srtt = 0; c.rttvar = 0; c.rto = INITIAL_RTO_US; c.rttTiming = false; c.retries = 0; c.persist = false;
   c.persistBackoff = 0;
-  c.tRtx = c.tDelack = c.tWait = TIMER_NONE;
+  c.nagle = false; c.keepalive = false; c.kaIdleMs = 0; c.kaHeardTick = 0; c.kaProbes = 0;
+  c.tRtx = c.tDelack = c.tWait = c.tKeepalive = TIMER_NONE;
   c.ackPending = 0; c.ackNow = false;
 }

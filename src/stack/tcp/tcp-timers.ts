@@ -1,13 +1,14 @@
 /**
  * What happens when a connection's timer fires (armed in tcp-rto.ts): the delayed ACK goes out, TIME-WAIT ends, a
  * tail loss probe is sent (RFC 8985 §7.3), a zero window is probed (RFC 9293 §3.8.6.1), or the retransmission timer
- * expires (RFC 6298 §5).
+ * expires (RFC 6298 §5). The keepalive timer's work is in tcp-keepalive.ts.
  */
 import { DeathReason } from '../../api/codes.js';
 import { TcpFlag } from '../../wire/index.js';
 import { TIMER_NONE } from '../timer-wheel.js';
 import { seqDiff, type TcpConn, TcpState } from './tcp-conn.js';
 import { cwndAfterTimeout } from './tcp-congestion.js';
+import type { Keepalive } from './tcp-keepalive.js';
 import type { TcpOutput } from './tcp-output.js';
 import { type TcpCounters, type TcpParams, TimerKind } from './tcp-params.js';
 import { MAX_RTO_US, type Rto } from './tcp-rto.js';
@@ -19,6 +20,7 @@ export class TcpTimers {
   constructor(
     private readonly p: TcpParams, private readonly counters: TcpCounters, private readonly table: TcpTable,
     private readonly rto: Rto, private readonly seg: TcpSegments, private readonly out: TcpOutput,
+    private readonly keepalive: Keepalive,
   ) {}
 
   /** The wheel's callback for TCP timers. */
@@ -33,6 +35,10 @@ export class TcpTimers {
       if (c.tWait !== handle) return;
       c.tWait = TIMER_NONE;
       this.table.free(c);
+    } else if (kind === TimerKind.TcpKeepalive) {
+      if (c.tKeepalive !== handle) return;
+      c.tKeepalive = TIMER_NONE;
+      this.keepalive.fire(c);
     } else if (kind === TimerKind.TcpRtx) {
       if (c.tRtx !== handle) return;
       c.tRtx = TIMER_NONE;

@@ -4,8 +4,9 @@
  *
  * The parts: tcp-params.ts (configuration, counters), tcp-table.ts (connections, handles, listeners), tcp-output.ts
  * (the work list, the send window, loss-recovery resends), tcp-segment.ts (building segments), tcp-window.ts (the
- * receive window), tcp-rto.ts (RTT estimate, arming timers), tcp-timers.ts (timers firing), tcp-congestion.ts
- * (cwnd and ssthresh), tcp-recv.ts and tcp-send-queue.ts (the data), tcp-sack.ts (the SACK scoreboard).
+ * receive window), tcp-rto.ts (RTT estimate, arming timers), tcp-timers.ts (timers firing), tcp-keepalive.ts
+ * (keepalive probes), tcp-congestion.ts (cwnd and ssthresh), tcp-recv.ts and tcp-send-queue.ts (the data),
+ * tcp-sack.ts (the SACK scoreboard).
  *
  * Nothing here runs per packet that allocates: connections are reused objects, received data stays in its pool
  * buffers (tcp-recv.ts), data to send stays in the application's buffers (tcp-send-queue.ts), events go into the
@@ -20,6 +21,7 @@ import { SynCookies } from '../syn-cookie.js';
 import type { TimerWheel } from '../timer-wheel.js';
 import { type TcpConn, TcpState } from './tcp-conn.js';
 import type { TcpInputHost } from './tcp-input.js';
+import { Keepalive, KEEPALIVE_MAX_IDLE_MS } from './tcp-keepalive.js';
 import { TcpOutput } from './tcp-output.js';
 import { type TcpConfig, TcpCounters, TcpParams } from './tcp-params.js';
 import { RecvBuffers } from './tcp-recv.js';
@@ -57,6 +59,7 @@ export class Tcp implements TcpInputHost {
   private readonly seg: TcpSegments;
   private readonly out: TcpOutput;
   private readonly timers: TcpTimers;
+  private readonly keepalive: Keepalive;
   private readonly isnKey = randomKey();
   private nextPort: number;
 
@@ -72,7 +75,8 @@ export class Tcp implements TcpInputHost {
     this.rto = new Rto(p, clock, wheel, this.table);
     this.seg = new TcpSegments(p, this.counters, iface, clock, this.recv, this.rto);
     this.out = new TcpOutput(p, this.counters, this.table, events, this.seg, this.rto);
-    this.timers = new TcpTimers(p, this.counters, this.table, this.rto, this.seg, this.out);
+    this.keepalive = new Keepalive(p, this.counters, clock, wheel, this.seg, this.table);
+    this.timers = new TcpTimers(p, this.counters, this.table, this.rto, this.seg, this.out, this.keepalive);
     this.nextPort = 32768 + Math.floor(Math.random() * 28232);
     this.deliverFn = (c, off, len) => this.deliver(c, off, len);
   }
@@ -110,21 +114,18 @@ export class Tcp implements TcpInputHost {
     return this.table.listeners.delete(port) ? 0 : ApiError.Invalid;
   }
 
-  /** Active open (RFC 9293 §3.10.1). Returns the handle; the `connected` event tells the outcome. */
-  connect(rip: number, rport: number, cookie: number): number {
-    if (!Number.isInteger(rport) || rport < 1 || rport > 65535 || !Number.isInteger(rip)) return ApiError.Invalid;
+  /**
+   * Active open (RFC 9293 §3.10.1) from an ephemeral port, or from `localPort` when given (the steering's port
+   * filter does not apply to it). Returns the handle; the `connected` event tells the outcome.
+   */
+  connect(rip: number, rport: number, cookie: number, localPort?: number): number {
+    if (!validPort(rport) || !Number.isInteger(rip)) return ApiError.Invalid;
+    if (localPort !== undefined && !validPort(localPort)) return ApiError.Invalid;
     rip |= 0;
     const lip = this.iface.sourceFor(rip);
-    let c: TcpConn | null = null;
-    for (let tries = 0; tries < 28232 && c === null; tries++) {
-      const lport = this.nextPort;
-      this.nextPort = lport === 60999 ? 32768 : lport + 1;
-      if (this.table.listeners.has(lport) || this.table.flows.lookup(lip, lport, rip, rport) >= 0) continue;
-      if (this.portFilter !== null && !this.portFilter(lip, lport, rip, rport)) continue;
-      c = this.table.newConn(lip, lport, rip, rport);
-      if (c === null && this.table.count >= this.params.maxConns) return ApiError.NoMemory;
-    }
-    if (c === null) return ApiError.InUse;
+    const idx = localPort === undefined ? this.openEphemeral(lip, rip, rport) : this.openFrom(lip, localPort, rip, rport);
+    if (idx < 0) return idx;
+    const c = this.table.at(idx);
     this.counters.activeOpens++;
     c.active = true;
     c.accepted = true;
@@ -138,6 +139,27 @@ export class Tcp implements TcpInputHost {
     this.seg.sendSyn(c, false);
     this.rto.armRtx(c);
     return c.handle;
+  }
+
+  /** A new connection from an ephemeral port (Linux's range, 32768–60999): its table index, or an error. */
+  private openEphemeral(lip: number, rip: number, rport: number): number {
+    for (let tries = 0; tries < 28232; tries++) {
+      const lport = this.nextPort;
+      this.nextPort = lport === 60999 ? 32768 : lport + 1;
+      if (this.table.listeners.has(lport) || this.table.flows.lookup(lip, lport, rip, rport) >= 0) continue;
+      if (this.portFilter !== null && !this.portFilter(lip, lport, rip, rport)) continue;
+      const c = this.table.newConn(lip, lport, rip, rport);
+      if (c !== null) return c.index;
+      if (this.table.count >= this.params.maxConns) return ApiError.NoMemory;
+    }
+    return ApiError.InUse;
+  }
+
+  /** A new connection from exactly `lport`: not a listening port, not a tuple in use (TIME-WAIT included). */
+  private openFrom(lip: number, lport: number, rip: number, rport: number): number {
+    if (this.table.listeners.has(lport) || this.table.flows.lookup(lip, lport, rip, rport) >= 0) return ApiError.InUse;
+    const c = this.table.newConn(lip, lport, rip, rport);
+    return c === null ? ApiError.NoMemory : c.index;
   }
 
   accept(handle: number, cookie: number): number {
@@ -230,6 +252,30 @@ export class Tcp implements TcpInputHost {
     return 0;
   }
 
+  /**
+   * Keepalive on or off (RFC 1122 §4.2.3.6): after `idleMs` without a segment from the peer (0: keep the current
+   * idle time, initially `TcpConfig.keepaliveIdleMs`), probes every keepaliveIntervalMs; keepaliveProbes unanswered
+   * ones end the connection (`dead`, TimedOut).
+   */
+  setKeepAlive(handle: number, enable: boolean, idleMs: number): number {
+    const c = this.connOf(handle);
+    if (c === null) return ApiError.BadHandle;
+    if (typeof enable !== 'boolean' || !(idleMs >= 0 && idleMs <= KEEPALIVE_MAX_IDLE_MS)) return ApiError.Invalid;
+    if (!c.accepted) return ApiError.Invalid;
+    if (enable) this.keepalive.start(c, idleMs); else this.keepalive.stop(c);
+    return 0;
+  }
+
+  /** Nagle's algorithm off (`noDelay`, the default) or on (RFC 896, RFC 1122 §4.2.3.4; tcp-output.ts). */
+  setNoDelay(handle: number, noDelay: boolean): number {
+    const c = this.connOf(handle);
+    if (c === null) return ApiError.BadHandle;
+    if (typeof noDelay !== 'boolean' || !c.accepted) return ApiError.Invalid;
+    c.nagle = !noDelay;
+    if (noDelay) this.out.touch(c); // what Nagle held back leaves at the next flush, as with Linux's TCP_NODELAY
+    return 0;
+  }
+
   /** Drops every connection with a RST (stack shutdown). */
   shutdown(): void {
     for (let i = 0; i < this.table.size; i++) {
@@ -289,4 +335,8 @@ export class Tcp implements TcpInputHost {
   stopRtx(c: TcpConn): void { this.rto.stopRtx(c); }
   rttSample(c: TcpConn): void { this.rto.rttSample(c); }
   enterTimeWait(c: TcpConn): void { this.rto.enterTimeWait(c); }
+}
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
