@@ -104,8 +104,7 @@ export class NetStack implements App, SocketHost, ServerHost {
 
   /** A connection opened by `connect()`: the handle, or a negative ApiError. */
   open(s: Socket, ip: number, port: number, localPort?: number): number {
-    const connect = this.api.connect as (ip: number, port: number, cookie: number, localPort?: number) => number;
-    const h = connect.call(this.api, ip, port, 0, localPort);
+    const h = this.api.connect(ip, port, 0, localPort);
     if (h >= 0) { s.bind(this, h, formatIpv4(ip), port, true); this.opened++; }
     return h;
   }

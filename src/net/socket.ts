@@ -278,8 +278,9 @@ export class Socket extends Duplex {
 
   private applyOptions(): void {
     if (this.handle < 0) return;
-    const api = this.host!.api as NetApi & { setNoDelay?(h: number, on: boolean): number; setKeepAlive?(h: number, on: boolean, ms: number): number };
-    api.setNoDelay?.(this.handle, this.noDelay);
-    if (this.keepAlive[0] || this.keepAlive[1] > 0) api.setKeepAlive?.(this.handle, this.keepAlive[0], this.keepAlive[1]);
+    const api = this.host!.api;
+    api.setNoDelay(this.handle, this.noDelay);
+    // Node's initialDelay 0 keeps the idle time as it was (the stack's keepaliveIdleMs at first), as the stack's does
+    if (this.keepAlive[0] || this.keepAlive[1] > 0) api.setKeepAlive(this.handle, this.keepAlive[0], this.keepAlive[1]);
   }
 }

@@ -18,7 +18,7 @@ type AnyServer = net.Server;
 interface Impl {
   name: string;
   createServer(options: net.ServerOpts, listener?: (s: AnySocket) => void): AnyServer;
-  connect(options: { port: number; allowHalfOpen?: boolean; timeout?: number }): AnySocket;
+  connect(options: { port: number; allowHalfOpen?: boolean; timeout?: number; localPort?: number }): AnySocket;
   /** The address a client connects to. */
   host: string;
 }
@@ -180,6 +180,19 @@ const scenarios: Record<string, Scenario> = {
     return { client: [], server: s };
   },
 
+  async 'connect from a chosen local port: both ends see it'(impl) {
+    const c: string[] = []; const s: string[] = [];
+    const localPort = 40000 + Math.floor(Math.random() * 9000);
+    const srv = impl.createServer({}, (sock) => { s.push(`remotePort ${sock.remotePort === localPort}`); sock.resume(); sock.on('end', () => sock.end()); });
+    const port = await listening(srv);
+    const sock = impl.connect({ port, localPort });
+    watch(sock, c);
+    sock.on('connect', () => { c.push(`localPort ${sock.localPort === localPort} ${(sock.address() as net.AddressInfo).port === localPort}`); sock.end(); });
+    await closed(sock);
+    srv.close();
+    return { client: c, server: s };
+  },
+
   async 'the peer resets: ECONNRESET (read), then close(true)'(impl) {
     const c: string[] = [];
     const srv = impl.createServer({}, (sock) => { sock.on('data', () => sock.resetAndDestroy()); });
@@ -216,6 +229,28 @@ describe('ixy.ts/net against node:net, scenario by scenario', () => {
       assert.deepEqual(got, want);
     });
   }
+
+  test('setKeepAlive(true, 100): a probe after 100 ms idle, answered by the peer, and the connection stays open (stack counters)', { timeout: 30_000 }, async () => {
+    const srv = server!.createServer((sock) => sock.resume());
+    srv.listen(0);
+    await new Promise((r) => srv.once('listening', r));
+    const sock = client!.connect({ port: srv.address()!.port, host: server!.address });
+    await new Promise((r) => sock.once('connect', r));
+    const probes = async (): Promise<number> => {
+      const f = await new Promise<{ threads: { stack: { tcp: Record<string, number> } | null }[] }>((r) => client!.runtime.once('figures', r));
+      return f.threads[0].stack!.tcp.keepaliveProbes;
+    };
+    const before = await probes();
+    sock.setKeepAlive(true, 100);
+    await probes();
+    const after = await probes();
+    // after an answered probe the next waits for the interval (TcpConfig.keepaliveIntervalMs, 75 s), as Linux's does
+    assert.equal(after - before, 1, `${after - before} probes`);
+    assert.equal(sock.readyState, 'open');
+    sock.end();
+    await new Promise((r) => sock.once('close', r));
+    srv.close();
+  });
 
   test("back-pressure: a paused reader's window closes, the writer sees write() false and 'drain'; 4 MiB arrive intact", { timeout: 60_000 }, async () => {
     for (const impl of [nodeImpl, ixyImpl]) {

@@ -34,7 +34,6 @@ export interface TcpConfig {
   keepaliveIntervalMs?: number;
   /** Unanswered keepalive probes (≥ 1) before the connection dies with `DeathReason.TimedOut`. Default 9 (Linux's). */
   keepaliveProbes?: number;
-  /** Reuse a TIME-WAIT tuple for a new SYN (RFC 6191 with timestamps). Default true. */
 }
 
 /** A `TcpConfig` with its defaults applied and its durations in the units the code uses. */
