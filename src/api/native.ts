@@ -120,4 +120,10 @@ export interface App {
    * (up to 1 ms later). The loop clears it. Apps that do all their work in `onEvents` leave it unset.
    */
   yieldNow?: boolean;
+  /**
+   * False: the loop's own timers do not keep Node's process alive (they are unref'd); the app holds the process by
+   * other means when it should (ixy.ts/net: a timer ref'd while a server or socket is, as `node:net`'s handles are).
+   * Absent means true.
+   */
+  readonly refed?: boolean;
 }

@@ -127,10 +127,12 @@ export class ElasticThread {
         this.counters.parks++;
         const nextMs = this.stack.pollDelay();
         const wait = nextMs < this.parkMaxMs ? nextMs : this.parkMaxMs;
-        setTimeout(this.boundSlice, wait);
+        const t = setTimeout(this.boundSlice, wait);
+        if (this.app.refed === false) t.unref();
       } else {
         this.counters.yields++;
-        setImmediate(this.boundSlice);
+        const t = setImmediate(this.boundSlice);
+        if (this.app.refed === false) t.unref();
       }
     } catch (e) {
       this.failure = e;

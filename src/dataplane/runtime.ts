@@ -91,7 +91,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.emit('figures', { t: (now - this.t0) / 1000, dt: (now - last) / 1000, threads });
         last = now;
       }, () => { sampling = false; });
-    }, 1000);
+    }, 1000).unref(); // the app's loop or worker keeps the process alive, or lets it go (App.refed)
     this.done = engine.done.then(
       (d): RunResult => ({
         stoppedBy: this.stoppedBy ?? 'finished', elapsedMs: performance.now() - this.t0, leakedBuffers: d.leaked,

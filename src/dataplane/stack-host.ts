@@ -111,7 +111,7 @@ export class StackHost {
         unresolved = arp.unresolvedAddresses;
         if (this.def.unreachable?.(this.app, arp.lastUnresolvedIp)) this.hooks.unreachable();
       }
-    }, 1000);
+    }, 1000).unref();
     try {
       await this.loop.run();
     } catch (e) {
@@ -178,6 +178,7 @@ class UntilAllFinished implements App {
   start(api: NetApi): void { this.app.start(api); }
   onEvents(ev: EventQueue, api: NetApi): void { this.app.onEvents(ev, api); }
   get yieldNow(): boolean { return this.app.yieldNow === true; }
+  get refed(): boolean { return this.app.refed !== false; }
   set yieldNow(v: boolean) { this.app.yieldNow = v; }
   get finished(): boolean {
     if (!this.counted && this.app.finished) { this.counted = true; Atomics.add(this.done, 0, 1); }

@@ -24,6 +24,20 @@ export class NetStack implements App, SocketHost, ServerHost {
   private stopping = false;
   private failure: unknown = null;
   private nextFree = 49152;
+  /** Servers listening and sockets open that are ref'd: while > 0 the loop keeps the process alive (Node's ref/unref). */
+  private refs = 0;
+
+  /** The loop's timers hold the process only while it winds down; until then `keeper` does, while a server or socket is ref'd. */
+  get refed(): boolean { return this.stopping; }
+  private readonly keeper = setInterval(() => {}, 0x7fffffff).unref();
+
+  /** @internal A server or socket was ref'd (+1) or unref'd / let go (−1). */
+  ref(delta: number): void {
+    const before = this.refs;
+    this.refs += delta;
+    if (before === 0 && this.refs > 0) this.keeper.ref();
+    else if (before > 0 && this.refs === 0) this.keeper.unref();
+  }
 
   /** True once stopped and every socket is gone; throws what `fail` was given, which ends the loop with it. */
   get finished(): boolean {
@@ -59,7 +73,7 @@ export class NetStack implements App, SocketHost, ServerHost {
       }
     }
     this.yieldNow = true;
-    if (this.stopping && this.sockets.size === 0) this.done = true;
+    if (this.stopping && this.sockets.size === 0) this.end();
   }
 
   /** Ends the run with `e` (thrown from the loop at its next events: the runtime reports it). */
@@ -70,28 +84,46 @@ export class NetStack implements App, SocketHost, ServerHost {
   /** Winding down (the runtime's stop): no new connections; the loop ends once every socket is gone. */
   stop(): void {
     this.stopping = true;
+    this.keeper.ref(); // the loop must run on until the sockets are gone
     for (const port of [...this.servers.keys()]) this.unlisten(port);
     for (const s of [...this.sockets.values()]) s.destroy();
-    if (this.sockets.size === 0) this.done = true;
+    if (this.sockets.size === 0) this.end();
+  }
+
+  private end(): void {
+    this.done = true;
+    clearInterval(this.keeper);
   }
 
   // SocketHost
-  attach(handle: number, s: Socket): void { this.sockets.set(handle, s); }
+  attach(handle: number, s: Socket): void {
+    this.sockets.set(handle, s);
+    if (s.refd) this.ref(1);
+  }
   detach(handle: number): void {
+    const s = this.sockets.get(handle);
+    if (s === undefined) return;
     this.sockets.delete(handle);
-    if (this.stopping && this.sockets.size === 0) this.done = true;
+    if (s.refd) this.ref(-1);
+    if (this.stopping && this.sockets.size === 0) this.end();
   }
   wake(): void { this.yieldNow = true; }
 
   // ServerHost
   listen(port: number, backlog: number, server: Server): number {
     const r = this.api.listen(port, backlog);
-    if (r >= 0) this.servers.set(port, server);
+    if (r >= 0) {
+      this.servers.set(port, server);
+      if (server.refd) this.ref(1);
+    }
     return r;
   }
   unlisten(port: number): void {
+    const server = this.servers.get(port);
+    if (server === undefined) return;
     this.api.unlisten(port);
     this.servers.delete(port);
+    if (server.refd) this.ref(-1);
   }
   freePort(): number {
     for (let i = 0; i < 16384; i++) {

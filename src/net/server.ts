@@ -14,6 +14,7 @@ export interface ServerHost {
   unlisten(port: number): void;
   /** A free port for `listen(0)`. */
   freePort(): number;
+  ref(delta: number): void;
 }
 
 export interface ServerOptions extends SocketOptions {
@@ -101,8 +102,18 @@ export class Server extends EventEmitter {
     return this;
   }
 
-  ref(): this { return this; }
-  unref(): this { return this; }
+  /** @internal */ refd = true;
+
+  /** Lets the process exit while this server listens (and nothing else holds it), as `net.Server#unref`. */
+  unref(): this {
+    if (this.refd) { this.refd = false; if (this.listening) this.host.ref(-1); }
+    return this;
+  }
+
+  ref(): this {
+    if (!this.refd) { this.refd = true; if (this.listening) this.host.ref(1); }
+    return this;
+  }
 
   /** @internal Room for one more connection? Else 'drop' is emitted. */
   admits(info: { remoteAddress: string; remotePort: number; localPort: number }): boolean {

@@ -16,6 +16,7 @@ export interface SocketHost {
   readonly address: string;
   attach(handle: number, s: Socket): void;
   detach(handle: number): void;
+  ref(delta: number): void;
   /** Let Node's event loop run right after this iteration (stream events, promise jobs). */
   wake(): void;
 }
@@ -113,9 +114,18 @@ export class Socket extends Duplex {
     return this.destroy();
   }
 
-  /** Node keeps the process alive while a socket is ref'd; the dataplane's loop does that for as long as it runs. */
-  ref(): this { return this; }
-  unref(): this { return this; }
+  /** @internal */ refd = true;
+
+  /** Lets the process exit while this socket is open (and nothing else holds it), as `net.Socket#unref`. */
+  unref(): this {
+    if (this.refd) { this.refd = false; if (this.handle >= 0) this.host!.ref(-1); }
+    return this;
+  }
+
+  ref(): this {
+    if (!this.refd) { this.refd = true; if (this.handle >= 0) this.host!.ref(1); }
+    return this;
+  }
 
   // ---- the stream's side ----
 

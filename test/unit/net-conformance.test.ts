@@ -91,6 +91,34 @@ const scenarios: Record<string, Scenario> = {
     return { client: c, server: s };
   },
 
+  async 'half-close the other way: the server ends first, the client (allowHalfOpen) still sends'(impl) {
+    const c: string[] = []; const s: string[] = [];
+    const srv = impl.createServer({ allowHalfOpen: true }, (sock) => { watch(sock, s); sock.end('first'); sock.resume(); });
+    const port = await listening(srv);
+    const sock = impl.connect({ port, allowHalfOpen: true });
+    watch(sock, c);
+    sock.resume();
+    sock.on('end', () => setTimeout(() => sock.end(Buffer.alloc(5000, 1)), 50));
+    await closed(sock);
+    await sleep(50);
+    srv.close();
+    return { client: c, server: s };
+  },
+
+  async 'without allowHalfOpen the side that gets a FIN ends too, and a write after it is EPIPE'(impl) {
+    const c: string[] = []; const s: string[] = [];
+    const srv = impl.createServer({}, (sock) => { watch(sock, s); sock.end('bye'); sock.resume(); });
+    const port = await listening(srv);
+    const sock = impl.connect({ port });
+    watch(sock, c);
+    sock.resume();
+    sock.on('end', () => sock.write('too late', (e) => c.push(`write callback ${(e as NodeJS.ErrnoException | null)?.code}`)));
+    await closed(sock);
+    await sleep(50);
+    srv.close();
+    return { client: c, server: s };
+  },
+
   async 'connection refused: a port nobody listens on'(impl) {
     const c: string[] = [];
     const srv = impl.createServer({});
