@@ -123,16 +123,21 @@ export class ElasticThread {
         if (now - start >= this.sliceMs) break;
       }
       const idle = now - this.idleSince;
+      const refed = this.app.refed !== false;
       if (idle >= this.parkAfterMs) {
         this.counters.parks++;
         const nextMs = this.stack.pollDelay();
         const wait = nextMs < this.parkMaxMs ? nextMs : this.parkMaxMs;
         const t = setTimeout(this.boundSlice, wait);
-        if (this.app.refed === false) t.unref();
-      } else {
+        if (!refed) t.unref();
+      } else if (refed) {
         this.counters.yields++;
-        const t = setImmediate(this.boundSlice);
-        if (this.app.refed === false) t.unref();
+        setImmediate(this.boundSlice);
+      } else {
+        // An unref'd Immediate does not wake Node's poll phase (only ref'd ones keep it from blocking), an unref'd
+        // timer does: without a ref'd handle the loop runs on 1 ms timers, and lets the process end.
+        this.counters.yields++;
+        setTimeout(this.boundSlice, 0).unref();
       }
     } catch (e) {
       this.failure = e;

@@ -27,8 +27,11 @@ export class NetStack implements App, SocketHost, ServerHost {
   /** Servers listening and sockets open that are ref'd: while > 0 the loop keeps the process alive (Node's ref/unref). */
   private refs = 0;
 
-  /** The loop's timers hold the process only while it winds down; until then `keeper` does, while a server or socket is ref'd. */
-  get refed(): boolean { return this.stopping; }
+  /**
+   * The loop holds the process while a server or socket is ref'd, or while it winds down. `keeper`, ref'd exactly
+   * while a handle is, holds it over the moment the loop's next slice was scheduled before the first handle came.
+   */
+  get refed(): boolean { return this.refs > 0 || this.stopping; }
   private readonly keeper = setInterval(() => {}, 0x7fffffff).unref();
 
   /** @internal A server or socket was ref'd (+1) or unref'd / let go (−1). */

@@ -8,7 +8,8 @@
  * back with the same sha256; tcp-rtt-client: round trips against `socat … EXEC:cat`, its numbers parse and the
  * connections end with FIN; arp-icmp-responder: `ping -c 5` gets 5 replies and Linux's neighbour table holds the
  * example's MAC; echo-threads (the runtime, 2 threads on a 2-queue veth): 512 KiB on each of four connections come
- * back with the same sha256, both threads report figures. Every example exits 0 (SIGTERM or --seconds) with every packet buffer back in its pool.
+ * back with the same sha256, both threads report figures; http-hello (node:http via ixy.ts/net): curl and a 2000-request
+ * keep-alive run of ab get their answers. Every example exits 0 (SIGTERM or --seconds) with every packet buffer back in its pool.
  * Without root: every example imports only the package's public entry points (its exports map) and node: builtins,
  * stays ixy-short and says in a header comment what it does and how to run it.
  */
@@ -23,7 +24,7 @@ import {
 } from '../helpers/stack-netns.js';
 
 const EXAMPLES = path.resolve('dist/examples');
-const TOOLS = ['socat', 'ping', 'ethtool', 'sha256sum', 'ss'];
+const TOOLS = ['socat', 'ping', 'ethtool', 'sha256sum', 'ss', 'curl', 'ab'];
 const missing = canUseNetns() ? missingTools(TOOLS) : [];
 const skip = !canUseNetns() ? 'needs root (network namespaces)' : missing.length ? `needs ${missing.join(', ')}` : false;
 
@@ -58,7 +59,7 @@ test('examples/: only public imports (the exports map) and node: builtins, at mo
   const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { name: string; exports: Record<string, unknown> };
   const allowed = new Set(Object.keys(pkg.exports).map((k) => (k === '.' ? pkg.name : `${pkg.name}/${k.slice(2)}`)));
   const files = fs.readdirSync('examples').filter((f) => f.endsWith('.ts'));
-  for (const want of ['l2-forward', 'udp-echo', 'tcp-echo', 'tcp-rtt-client', 'arp-icmp-responder', 'echo-threads']) assert.ok(files.includes(`${want}.ts`), want);
+  for (const want of ['l2-forward', 'udp-echo', 'tcp-echo', 'tcp-rtt-client', 'arp-icmp-responder', 'echo-threads', 'http-hello']) assert.ok(files.includes(`${want}.ts`), want);
   for (const f of files) {
     const src = fs.readFileSync(path.join('examples', f), 'utf8');
     const specifiers = [...src.matchAll(/\bfrom\s+'([^']+)'|\bimport\s*\(\s*'([^']+)'/g)].map((m) => m[1] ?? m[2]);
@@ -166,4 +167,19 @@ describe('examples/ against Linux', { skip }, () => {
       assert.equal(r, 0, p.log());
       assert.match(p.stdout, new RegExp(`^stopped by signal: 4 connections, ${4 * data.size} bytes echoed; buffers not returned: 0$`, 'm'), p.log());
     }, 2));
+
+  test('http-hello (xdp:, node:http on ixy.ts/net): curl gets the answer, ab -k 2000 requests 0 failed; SIGTERM exits 0, no leaked buffer', { timeout: 90_000 }, () =>
+    withTopology('xdp', 76, async (t) => {
+      const p = startExample(t, 'http-hello', ['--port', '8080']);
+      await waitFor(p, /^listening on /m);
+      await waitReachable(t, p);
+      const r = await t.lab.run(t.peer, ['curl', '-s', '-m', '10', `http://${t.stackIp}:8080/x?y=1`], { timeoutMs: 20_000 });
+      assert.equal(r.stdout, 'hello from ixy.ts: GET /x?y=1\n', r.stderr + p.log());
+      const ab = await t.lab.run(t.peer, ['ab', '-q', '-k', '-n', '2000', '-c', '16', `http://${t.stackIp}:8080/`], { timeoutMs: 60_000 });
+      assert.match(ab.stdout, /Complete requests:\s+2000/, ab.stdout + ab.stderr + p.log());
+      assert.match(ab.stdout, /Failed requests:\s+0/, ab.stdout);
+      assert.match(ab.stdout, /Keep-Alive requests:\s+2000/, ab.stdout);
+      assertCleanExit(p, await p.stop());
+      assert.match(p.stdout, /^2001 requests$/m, p.log());
+    }));
 });

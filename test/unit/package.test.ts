@@ -54,11 +54,12 @@ import { registeredDrivers, type DeviceStats } from 'ixy.ts/driver';
 import { Ipv4View, TcpView, checksum, WireError } from 'ixy.ts/wire';
 import { TimerWheel, parseIpv4Cidr, type TcpConfig } from 'ixy.ts/stack';
 import { SimNic, memoryWire, buildTestFrame } from 'ixy.ts/sim';
+import { attach, createServer, connect, serve, Socket as NetSocket, Server as NetServer, startServers } from 'ixy.ts/net';
 const app: App = { finished: false, start() {}, onEvents() {} };
 const api: NetApi | null = null;
 const used: unknown[] = [createPool, openDevice, Stack, api, EventKind.Recv, ApiError.Again, DeathReason, ElasticThread, IxyError,
   registeredDrivers, Ipv4View, TcpView, checksum, WireError.Ok, TimerWheel, parseIpv4Cidr('10.0.0.1/24').prefix, SimNic, memoryWire, buildTestFrame, app,
-  start, run, defineL2App, defineStackApp, UsageError];
+  start, run, defineL2App, defineStackApp, UsageError, attach, createServer, connect, serve, NetSocket, NetServer, startServers];
 const rt: Runtime | null = null; const rr: RunResult | null = null; const fig: Figures | null = null;
 console.log(rt, rr, fig);
 const stats: DeviceStats | null = null; const dev: Device | null = null; const tcp: TcpConfig = {};
