@@ -147,8 +147,14 @@ export class NetStack implements App, SocketHost, ServerHost {
   private knock(h: number, localPort: number, rip: number, rport: number): void {
     const server = this.servers.get(localPort);
     const remoteAddress = formatIpv4(rip);
-    if (server === undefined || this.stopping || !server.admits({ remoteAddress, remotePort: rport, localPort })) {
+    if (server === undefined || this.stopping) {
       this.api.reject(h);
+      return;
+    }
+    if (!server.admits({ remoteAddress, remotePort: rport, localPort })) {
+      // as Node closes a connection over maxConnections: accepted, then closed (a FIN, not a RST)
+      this.api.accept(h, 0);
+      this.api.close(h);
       return;
     }
     this.api.accept(h, 0);

@@ -152,8 +152,9 @@ export class Socket extends Duplex {
   override _destroy(err: Error | null, cb: Callback): void {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.handle >= 0) {
+      // as the kernel closes a socket: a RST only if received data was not read (RFC 2525 §2.17) or it never connected
       const unread = this.held > 0 || (!this.finReceived && this.readableLength > 0);
-      if (err !== null || unread || this.connecting) this.abortHandle();
+      if (unread || this.connecting) this.abortHandle();
       else if (!this.finSent) { this.host!.api.close(this.handle); this.finSent = true; this.host!.wake(); }
       // else both FINs are on their way: the stack reports the end (onDead) and the handle is let go then
     }

@@ -18,7 +18,7 @@ type AnyServer = net.Server;
 interface Impl {
   name: string;
   createServer(options: net.ServerOpts, listener?: (s: AnySocket) => void): AnyServer;
-  connect(options: { port: number; allowHalfOpen?: boolean; timeout?: number; localPort?: number }): AnySocket;
+  connect(options: { port: number; allowHalfOpen?: boolean; timeout?: number; localPort?: number; signal?: AbortSignal }): AnySocket;
   /** The address a client connects to. */
   host: string;
 }
@@ -68,6 +68,7 @@ const scenarios: Record<string, Scenario> = {
     const sock = impl.connect({ port });
     watch(sock, c);
     sock.end(Buffer.alloc(100_000, 7));
+    sock.on('close', () => c.push(`bytesRead ${sock.bytesRead} bytesWritten ${sock.bytesWritten} readyState ${sock.readyState}`));
     await closed(sock);
     await sleep(50);
     srv.close();
@@ -115,6 +116,41 @@ const scenarios: Record<string, Scenario> = {
     sock.on('end', () => sock.write('too late', (e) => c.push(`write callback ${(e as NodeJS.ErrnoException | null)?.code}`)));
     await closed(sock);
     await sleep(50);
+    srv.close();
+    return { client: c, server: s };
+  },
+
+  async "maxConnections 1: a second connection is closed at once and the server emits 'drop'"(impl) {
+    const c: string[] = []; const s: string[] = [];
+    const srv = impl.createServer({}, (sock) => { s.push('connection'); sock.resume(); sock.on('end', () => sock.end()); });
+    srv.maxConnections = 1;
+    srv.on('drop', (d?: { remotePort?: number; localPort?: number }) => s.push(`drop ${typeof d?.remotePort} ${d?.localPort === port}`));
+    const port = await listening(srv);
+    const first = impl.connect({ port });
+    await new Promise((r) => first.once('connect', r));
+    await sleep(50);
+    const second = impl.connect({ port });
+    watch(second, c);
+    second.resume();
+    await closed(second);
+    first.end();
+    await new Promise((r) => first.once('close', r));
+    srv.close();
+    return { client: c, server: s };
+  },
+
+  async 'connect with an AbortSignal that fires: AbortError, then close(true)'(impl) {
+    const c: string[] = [];
+    const s: string[] = [];
+    const srv = impl.createServer({}, (sock) => { watch(sock, s); sock.resume(); });
+    const port = await listening(srv);
+    const ac = new AbortController();
+    const sock = impl.connect({ port, signal: ac.signal });
+    watch(sock, c);
+    sock.on('error', (e) => c.push(`${e.name}`));
+    sock.on('connect', () => setTimeout(() => ac.abort(), 20));
+    await closed(sock);
+    await sleep(100);
     srv.close();
     return { client: c, server: s };
   },
