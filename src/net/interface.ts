@@ -6,7 +6,6 @@
 import { moduleHref } from '../dataplane/app-loader.js';
 import type { RunResult } from '../dataplane/figures.js';
 import { type Runtime, type RuntimeOptions, start } from '../dataplane/runtime.js';
-import type { TcpConfig } from '../stack/tcp/tcp.js';
 import { argError, netError } from './errors.js';
 import { defaults, type NetStack, type NetStackOptions, stacksByToken } from './net-stack.js';
 import { type ListenOptions, Server, type ServerOptions } from './server.js';
@@ -14,19 +13,13 @@ import { Socket, type SocketOptions } from './socket.js';
 
 const NET_STACK = new URL('./net-stack.js', import.meta.url);
 
-export interface AttachOptions {
+/** The device and the stack's settings (the runtime's options for one stack app on one thread). */
+export type AttachOptions = Omit<RuntimeOptions, 'devices' | 'ip' | 'threads' | 'pin' | 'cpu' | 'promisc' | 'seconds' | 'signal'> & {
   /** The device spec, e.g. `xdp:veth0`, `tap:ixy0`, `sim:0`. */
   device: string;
   /** The interface's address and prefix, `A.B.C.D/N`. */
   ip: string;
-  gateway?: string;
-  mac?: string;
-  tcp?: TcpConfig;
-  batch?: number;
-  ringSize?: number;
-  poolSize?: number;
-  force?: boolean;
-}
+};
 
 export interface ConnectOptions extends SocketOptions {
   port: number;
@@ -80,10 +73,8 @@ export class NetInterface {
 /** Starts a stack on `o.device` in this thread; the first one is the default for `createServer`/`connect`. */
 export async function attach(o: AttachOptions): Promise<NetInterface> {
   const token = nextToken++;
-  const ro: RuntimeOptions = {
-    devices: [o.device], ip: o.ip, gateway: o.gateway, mac: o.mac, tcp: o.tcp, batch: o.batch, ringSize: o.ringSize, poolSize: o.poolSize, force: o.force,
-  };
-  const rt = await start({ module: NET_STACK, options: { token } satisfies NetStackOptions }, ro);
+  const { device, ...rest } = o;
+  const rt = await start({ module: NET_STACK, options: { token } satisfies NetStackOptions }, { ...rest, devices: [device] });
   const stack = stacksByToken.get(token)!;
   stacksByToken.delete(token);
   defaults.stack ??= stack;
