@@ -160,6 +160,7 @@ export class Socket extends Duplex {
     }
     this.out = null;
     this.outCb = null;
+    this.connecting = false;
     this.server?.onSocketDestroyed(this);
     cb(err);
     process.nextTick(() => this.emit('close', err !== null));
