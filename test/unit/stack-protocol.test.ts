@@ -986,6 +986,29 @@ describe('TCP: closing', () => {
     assert.equal(rb.leak(), 0);
   });
 
+  test('in TIME-WAIT a SYN with the same timestamp (same millisecond) reopens the tuple only with a higher ISN, as Linux', () => {
+    for (const higher of [true, false]) {
+      const rb = new RawBench({ tcp: { timeWaitMs: 1000 } });
+      assert.equal(rb.api.listen(80), 0);
+      const peer = new PeerTcp(rb, 2000, 80);
+      peer.handshake();
+      const h = rb.rec.of(EventKind.Knock)[0].handle;
+      assert.equal(rb.api.close(h), 0);
+      peer.mine(rb.exchange());
+      peer.absorb(rb.seen);
+      peer.mine(peer.data(new Uint8Array(0), F.FIN | F.ACK));
+      assert.equal(rb.stack.tcp.at(0).state, TcpState.TimeWait);
+      // wrk reuses a port within the millisecond: the timestamp is equal, only the ISN says it is a new connection
+      const isn = add32(peer.sndNxt, higher ? 100_000 : -100_000);
+      const p2 = new PeerTcp(rb, 2000, 80, { mss: 1460, ts: true, sackOk: true, ws: 7 }, isn);
+      p2.ts = peer.ts;
+      const out = p2.mine(rb.exchange(p2.seg({ flags: F.SYN, mss: 1460, ws: 7, sackOk: true, ack: 0 })));
+      assert.equal(out.length, 1, `${higher}: one reply`);
+      if (higher) assert.equal(out[0].flags, F.SYN | F.ACK, 'a higher ISN reopens the tuple');
+      else assert.equal(out[0].flags, F.ACK, 'a lower ISN gets the TIME-WAIT ACK (RFC 9293 §3.10.7.4)');
+    }
+  });
+
   test('simultaneous close: both FIN-WAIT-1 → CLOSING → TIME-WAIT, both dead: Closed, both expire', () => {
     const bench = new Bench({ tcp: { timeWaitMs: 300 } });
     const { ha, hb } = bench.connect();

@@ -92,10 +92,17 @@ export function tcpInput(tcp: TcpInputHost, id: number, v: TcpView, src: number,
   if (!synchronized(tcp, c, id, v)) tcp.dropBuffer(id);
 }
 
-/** RFC 6191: a SYN may reopen a TIME-WAIT tuple when its timestamp (or, without timestamps, its ISN) is newer. */
+/**
+ * RFC 6191: a SYN may reopen a TIME-WAIT tuple when its timestamp is newer, or — as Linux also accepts
+ * (tcp_timewait_state_process) — when its timestamp is not older (no PAWS reject: the same millisecond) and its ISN
+ * is above the old connection's sequence space. Without timestamps, the ISN decides (RFC 9293 §3.10.7.4 note).
+ */
 function timeWaitReusable(c: TcpConn, v: TcpView): boolean {
   const o = v.options;
-  if (c.tsOk && o.hasTimestamps) return seqGt(o.tsVal, c.tsRecent);
+  if (c.tsOk && o.hasTimestamps) {
+    if (seqGt(o.tsVal, c.tsRecent)) return true;
+    return o.tsVal === c.tsRecent && seqGt(v.seq, c.rcvNxt);
+  }
   return seqGt(v.seq, c.rcvNxt);
 }
 
