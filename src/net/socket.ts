@@ -211,10 +211,15 @@ export class Socket extends Duplex {
     if (this.destroyed) { api.recvDone(this.handle, len); return; }
     this.bytesRead += len;
     this.touch();
-    this.held += len;
-    if (this.push(Buffer.copyBytesFrom(bytes, off, len))) {
-      api.recvDone(this.handle, this.held);
+    // A flowing reader gets 'data' inside push() and may destroy the socket there (http on a parse error): the chunk
+    // counts as held only once push() says the reader is full, or _destroy would take it for unread data (a RST).
+    const more = this.push(Buffer.copyBytesFrom(bytes, off, len));
+    if (this.handle < 0) return; // aborted inside push(): the stack took the buffers back
+    if (more || this.destroyed) {
+      api.recvDone(this.handle, this.held + len);
       this.held = 0;
+    } else {
+      this.held += len;
     }
     this.host!.wake();
   }
