@@ -67,6 +67,10 @@ describe('http.createServer + serve() on xdp: against Linux clients', { skip }, 
         srv.child.kill('SIGTERM');
         assert.equal(await srv.wait(15_000), 0, srv.log());
         assert.deepEqual(lines(srv).at(-1), { event: 'closed', leakedBuffers: 0 }, srv.log());
+        // the only socket errors of the whole run: http's parse errors (it destroys the socket with them) and the resets
+        assert.deepEqual(lines(srv).filter((l) => l.event === 'socket-error').map((l) => l.code), [
+          'HPE_INVALID_METHOD', 'HPE_INVALID_HEADER_TOKEN', 'HPE_INVALID_CONTENT_LENGTH', 'ECONNRESET', 'ECONNRESET', 'ECONNRESET',
+        ], srv.log());
       }
     } finally {
       await lab?.cleanup();
