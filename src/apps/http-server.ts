@@ -28,7 +28,9 @@ export default function start(o: HttpServerOptions): void {
   const server = http.createServer((req, res) => {
     threadFigures.requests++;
     const t0 = performance.now();
-    if (o.log === 'stdout') res.on('finish', () => accessLog(req, res, t0));
+    // 'close', not 'finish': a client that has all its bytes may hang up before res.end() (a file's stream ends a turn
+    // later), and http then never emits 'finish' for it
+    if (o.log === 'stdout') res.on('close', () => accessLog(req, res, t0));
     if (root === null) {
       res.setHeader('content-type', 'text/plain');
       res.setHeader('content-length', HELLO.length);

@@ -218,7 +218,8 @@ export async function runHttp(v: Values): Promise<number> {
     json: (now, prev) => ({ requestsPerSec: rps(now, prev), requests: total(now, 'requests'), connections: total(now, 'sockets'), ...dropCounters(now) }),
     lines: (now, prev) => [`[http] ${fmt(rps(now, prev), 0)} requests/s, ${total(now, 'requests')} in all, ${total(now, 'sockets')} connections open${droppedSuffix(now, prev)}`],
   });
-  const out = { requests: total(r, 'requests'), accepted: total(r, 'accepted'), ...summary(r), threads: r.threads.length };
+  // summary(r) holds thread 0's stack counters: with --threads, each thread's figures as echo server gives them
+  const out = { requests: total(r, 'requests'), accepted: total(r, 'accepted'), ...summary(r), threads: r.threads.length, ...(r.threads.length > 1 ? { perThread: perThread(r, true) } : {}) };
   if (v.json) console.log(summaryJson(out));
   else console.log(`http: ${out.requests} requests on ${out.accepted} connections, buffers leaked ${r.leakedBuffers}`);
   return 0;

@@ -106,7 +106,11 @@ export function serveOn(stack: NetStack, nodeServer: NodeServer, options: Listen
     return nodeServer;
   };
   nodeServer.address = () => ours.address();
-  ours.listen(options, cb);
+  ours.listen(options, () => {
+    // http starts tracking its connections on its own 'listening' (closeIdleConnections, headers and request timeouts)
+    nodeServer.emit('listening');
+    cb?.();
+  });
   return ours;
 }
 
@@ -114,6 +118,7 @@ export function serveOn(stack: NetStack, nodeServer: NodeServer, options: Listen
 export interface NodeServer {
   emit(event: 'connection', socket: unknown): boolean;
   emit(event: 'error', err: Error): boolean;
+  emit(event: 'listening'): boolean;
   close(cb?: (err?: Error) => void): unknown;
   address(): unknown;
   closeIdleConnections?(): void;

@@ -60,23 +60,33 @@ export class NetStack implements App, SocketHost, ServerHost {
   onEvents(ev: EventQueue, api: NetApi): void {
     if (this.failure !== null) throw this.failure;
     for (let i = 0; i < ev.count; i++) {
-      const h = ev.handle[i];
-      const kind = ev.kind[i];
-      if (kind === EventKind.Knock) { this.knock(h, ev.localPort(i), ev.remoteIp(i), ev.remotePort(i)); continue; }
-      const s = this.sockets.get(h);
-      if (s === undefined) {
-        if (kind === EventKind.Recv && ev.length(i) > 0) api.recvDone(h, ev.length(i)); // a socket already let go
-        continue;
-      }
-      switch (kind) {
-        case EventKind.Connected: s.onConnected(ev.reason(i), ev.localPort(i)); break;
-        case EventKind.Recv: s.onData(ev.bytes, ev.offset(i), ev.length(i)); break;
-        case EventKind.Sent: s.onSent(); break;
-        case EventKind.Dead: s.onDead(ev.reason(i)); break;
+      try {
+        this.dispatch(ev, i, api);
+      } catch (e) {
+        // What the application's listeners throw (a request handler, …) is not the stack's failure: as from node:net's
+        // callbacks it goes to 'uncaughtException' (or ends the process), and the other connections go on.
+        process.nextTick(rethrow, e);
       }
     }
     this.yieldNow = true;
     if (this.stopping && this.sockets.size === 0) this.end();
+  }
+
+  private dispatch(ev: EventQueue, i: number, api: NetApi): void {
+    const h = ev.handle[i];
+    const kind = ev.kind[i];
+    if (kind === EventKind.Knock) { this.knock(h, ev.localPort(i), ev.remoteIp(i), ev.remotePort(i)); return; }
+    const s = this.sockets.get(h);
+    if (s === undefined) {
+      if (kind === EventKind.Recv && ev.length(i) > 0) api.recvDone(h, ev.length(i)); // a socket already let go
+      return;
+    }
+    switch (kind) {
+      case EventKind.Connected: s.onConnected(ev.reason(i), ev.localPort(i)); break;
+      case EventKind.Recv: s.onData(ev.bytes, ev.offset(i), ev.length(i)); break;
+      case EventKind.Sent: s.onSent(); break;
+      case EventKind.Dead: s.onDead(ev.reason(i)); break;
+    }
   }
 
   /** Ends the run with `e` (thrown from the loop at its next events: the runtime reports it). */
@@ -164,6 +174,10 @@ export class NetStack implements App, SocketHost, ServerHost {
     s.localPort = localPort;
     server.onConnection(s);
   }
+}
+
+function rethrow(e: unknown): never {
+  throw e;
 }
 
 /** Counters a server module adds to its thread's figures (e.g. `threadFigures.requests++`), reported once a second. */

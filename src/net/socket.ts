@@ -40,8 +40,10 @@ export class Socket extends Duplex {
   /** ms of inactivity before 'timeout' (0: none). */
   timeout: number | undefined;
   /** @internal */ host: SocketHost | null = null;
-  /** @internal The server that accepted it: told in `_destroy`, before 'close' (Node's order). */
-  server: { onSocketDestroyed(s: Socket): void } | null = null;
+  /** The server that accepted it, as net.Socket's `server` (http's connection listener puts its own server here). */
+  server: unknown = null;
+  /** @internal The server that accepted it: told in `_destroy`, before 'close' (Node's order). Not `server`: http overwrites that. */
+  acceptedBy: { onSocketDestroyed(s: Socket): void } | null = null;
   /** @internal */ handle = -1;
   private dispatched = 0;
   /** Received bytes copied out but not yet released to the stack (the reader is paused). */
@@ -161,7 +163,7 @@ export class Socket extends Duplex {
     this.out = null;
     this.outCb = null;
     this.connecting = false;
-    this.server?.onSocketDestroyed(this);
+    this.acceptedBy?.onSocketDestroyed(this);
     cb(err);
     process.nextTick(() => this.emit('close', err !== null));
   }
@@ -211,10 +213,25 @@ export class Socket extends Duplex {
     if (this.destroyed) { api.recvDone(this.handle, len); return; }
     this.bytesRead += len;
     this.touch();
-    this.held += len;
-    if (this.push(Buffer.copyBytesFrom(bytes, off, len))) {
-      api.recvDone(this.handle, this.held);
+    // A flowing reader gets 'data' inside push() and may destroy the socket there (http on a parse error): the chunk
+    // counts as held only once push() says the reader is full, or _destroy would take it for unread data (a RST).
+    // A listener that throws got the chunk all the same: it is released, and the error goes on up (net-stack.ts).
+    let more = true;
+    try {
+      more = this.push(Buffer.copyBytesFrom(bytes, off, len));
+    } finally {
+      this.afterPush(len, more);
+    }
+  }
+
+  /** Releases a pushed chunk (and what was held) unless the reader is full; aborted inside push(): nothing to do. */
+  private afterPush(len: number, more: boolean): void {
+    if (this.handle < 0) return;
+    if (more || this.destroyed) {
+      this.host!.api.recvDone(this.handle, this.held + len);
       this.held = 0;
+    } else {
+      this.held += len;
     }
     this.host!.wake();
   }
@@ -250,9 +267,14 @@ export class Socket extends Duplex {
         if (n === ApiError.Again) return;
         const cb = this.outCb!;
         if (n < 0) {
-          this.out = null;
-          this.outCb = null;
-          cb(netError('EPIPE', 'write'));
+          // The connection is gone: its `dead` event, later in this batch, destroys the socket with the cause (a peer's
+          // RST: ECONNRESET, as Linux reports it to a write after a RST); EPIPE only if none has by the next tick.
+          process.nextTick(() => {
+            if (this.destroyed || this.outCb !== cb) return;
+            this.out = null;
+            this.outCb = null;
+            cb(netError('EPIPE', 'write'));
+          });
           return;
         }
         this.outOff += n;
