@@ -128,6 +128,7 @@ export class Server extends EventEmitter {
   /** @internal */
   onConnection(s: Socket): void {
     this.sockets.add(s);
+    s.owner = this;
     s.server = this;
     if (this.options.noDelay !== undefined) s.setNoDelay(this.options.noDelay);
     if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);

@@ -40,8 +40,13 @@ export class Socket extends Duplex {
   /** ms of inactivity before 'timeout' (0: none). */
   timeout: number | undefined;
   /** @internal */ host: SocketHost | null = null;
-  /** @internal The server that accepted it: told in `_destroy`, before 'close' (Node's order). */
-  server: { onSocketDestroyed(s: Socket): void } | null = null;
+  /** The server that accepted it (`net.Socket#server`); `http` sets its own `http.Server` here. */
+  server: object | null = null;
+  /**
+   * @internal The stack's server that accepted it, told in `_destroy` before 'close' (Node's order). Not `server`:
+   * `http` overwrites that with its `http.Server` (as `node:net` keeps its own link in `_server`).
+   */
+  owner: { onSocketDestroyed(s: Socket): void } | null = null;
   /** @internal */ handle = -1;
   private dispatched = 0;
   /** Received bytes copied out but not yet released to the stack (the reader is paused). */
@@ -159,7 +164,7 @@ export class Socket extends Duplex {
     }
     this.out = null;
     this.outCb = null;
-    this.server?.onSocketDestroyed(this);
+    this.owner?.onSocketDestroyed(this);
     cb(err);
     process.nextTick(() => this.emit('close', err !== null));
   }
