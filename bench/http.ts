@@ -176,16 +176,25 @@ async function startServer(o: Options, topo: StackTopology, kind: ServerKind, no
   const proc = new Proc(topo.lab, topo.srvNs, serverCommand(kind, pair, nodeFlags), CPU_SERVER, kind === 'ixy' ? 'ixy http' : 'node http server');
   const s: Server = { kind, proc, pair, napiTids: [], response: '', gc: [] };
   recordGc(proc, s.gc);
-  if (kind === 'ixy') {
-    await waitForXdp(proc, pair.server);
-    s.napiTids = placeXdpServer(pair.server, o.placement);
+  try {
+    await serverReady(o, topo, s);
+    return s;
+  } catch (e) {
+    await proc.stop('SIGTERM', 10000); // its XDP program must go before the next run
+    throw e;
+  }
+}
+
+async function serverReady(o: Options, topo: StackTopology, s: Server): Promise<void> {
+  if (s.kind === 'ixy') {
+    await waitForXdp(s.proc, s.pair.server);
+    s.napiTids = placeXdpServer(s.pair.server, o.placement);
   } else {
-    await proc.waitFor(/"ready":true|"error"/, 15000);
-    const err = proc.jsonLine<{ error: string }>('error');
+    await s.proc.waitFor(/"ready":true|"error"/, 15000);
+    const err = s.proc.jsonLine<{ error: string }>('error');
     if (err) throw new Error(`node http server: ${err.error}`);
   }
-  s.response = await probe(topo, pair, proc);
-  return s;
+  s.response = await probe(topo, s.pair, s.proc);
 }
 
 // ---- one run ----------------------------------------------------------------------------------------------------
