@@ -245,8 +245,15 @@ export interface Run extends WrkResult {
   /** Non-zero changes of the veth ends' drop counters over the window. */
   losses: Record<string, number>;
   foreignPct: number;
+  /** The threads (any process, kernel threads too) that used the most CPU over the window, share of one CPU. */
+  topThreads: Array<{ comm: string; pid: number; tid: number; share: number }>;
   bound: string;
   gc?: GcFigures;
+}
+
+function topThreads(a: Snap, b: Snap, dt: number): Run['topThreads'] {
+  const rows = [...b.threads].map(([tid, t]) => ({ comm: t.comm, pid: t.pid, tid, share: Math.round(((t.ns - (a.threads.get(tid)?.ns ?? 0)) / (dt * 1e9)) * 1000) / 1000 }));
+  return rows.sort((x, y) => y.share - x.share).slice(0, 6);
 }
 
 function wrkCommand(o: Options, s: Server, cfg: Config, seconds: number, latency: boolean): string[] {
@@ -350,6 +357,7 @@ async function trial(o: Options, topo: StackTopology, cfg: Config, kind: ServerK
       kernelTcp: { ...prefixed('cli', a.tcp[0], b.tcp[0]), ...prefixed('srv', a.tcp[1], b.tcp[1]) },
       losses: { ...lossDelta('client-veth', a.loss[0], b.loss[0]), ...lossDelta('server-veth', a.loss[1], b.loss[1]) },
       foreignPct: foreignPct(a.threads, b.threads, [process.pid, s.proc.pid, wrkPid], dt * 1000),
+      topThreads: topThreads(a, b, dt),
       gc: gcFigures(s.gc.filter((g) => g.t >= a.t && g.t <= b.t).map((g) => g.e), dt, wrk.requestsPerSec),
     };
     return { run: { ...partial, bound: boundOf(kind, partial, o.maxForeign) }, server: s };
