@@ -3,15 +3,18 @@
  * bench/echo — the IX/mTCP echo benchmark, one server core:
  *
  *   ns cli: echo client (ixy.ts stack, AF_XDP)  [xc] ─veth─ [xs]  ns srv: ixy echo server (AF_XDP)      (a)
- *           CPU 0 (taskset)                     [kc] ─veth─ [ks]  ns srv: Node `net` echo server,      (b)
+ *           CPU 0 (taskset)                                       or the echo on ixy.ts/net (AF_XDP)  (c)
+ *                                               [kc] ─veth─ [ks]  ns srv: Node `net` echo server,      (b)
  *                                                                          Linux TCP/IP on ks' address
- *                                                                 both servers on CPU 1 (taskset)
+ *                                                                 every server on CPU 1 (taskset)
  *
  * The same client (src/apps/echo-client.ts, run by bench/stack-echo-client.ts) keeps C connections busy with
  * 64-byte messages; each connection does n round trips and is then closed and replaced (n = 1: a new connection
  * per message; n = 1024). Per configuration: msgs/s and RTT measured by the client over a window after a warm-up,
  * the client's idle share (empty polls), the server's CPU, CPU 1's and CPU 0's busy time, TCP retransmissions.
- * Also the ixy server's batch bound B (1, 4, 16, 64) at n = 1024. Each configuration --repeat times (interleaved),
+ * (c) is bench/echo-ixynet-server.ts: the code of (b)'s server written with `ixy.ts/net` (Node's `net` API on the
+ * stack, a copy each way), against (a), the native zero-copy server. Also the ixy server's batch bound B (1, 4, 16,
+ * 64) at n = 1024. Each configuration --repeat times (interleaved),
  * the median reported. See bench/README.md.
  *
  *   node dist/bench/echo.js [--seconds 5] [--warmup 2] [--repeat 3] [--connections 128] [--placement own|sender] [--json]
@@ -21,11 +24,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Netlab } from '../lab/netns.js';
 import { Proc } from './fwd-linux-proc.js';
-import { allThreads, cpuTimes, type CpuTimes, numberOption, pinNapi, procCpu, type ProcCpu, saveResults, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
+import { allThreads, cpuTimes, type CpuTimes, numberOption, procCpu, type ProcCpu, saveResults, sleep, type ThreadCpu, threadsCpuNs } from './fwd-linux-topo.js';
 import {
   CPU_CLIENT, CPU_SERVER, createStackTopology, fmtK, fmtN, foreignPct, hostInfo, lossCounters, lossDelta, median, medianRun, onSignalCleanup, type Pair,
-  setRps, type StackTopology, waitForXdp, waitQuiet,
+  type StackTopology, waitForXdp, waitQuiet,
 } from './stack-bench-topo.js';
+import { parsePlacement, placeKernelServer, placementAbout, type Placement, PLACEMENT_HELP, placeXdpServer } from './server-placement.js';
 import { hbarChart } from './svg-bars.js';
 import { IXY_CLI, RESULTS_DIR } from './paths.js';
 import { benchOptions, parseBenchArgs } from './options.js';
@@ -36,21 +40,27 @@ const JSON_PATH = path.join(RESULTS, 'echo.json');
 const SVG_PATH = path.join(RESULTS, 'echo.svg');
 const CLIENT = path.join(HERE, 'stack-echo-client.js');
 const NET_SERVER = path.join(HERE, 'echo-net-server.js');
+const IXYNET_SERVER = path.join(HERE, 'echo-ixynet-server.js');
 const PORT = 7;
 const SIZE = 64;
 
 interface Options {
-  seconds: number; warmup: number; repeat: number; connections: number; placement: 'own' | 'sender'; batches: number[];
+  seconds: number; warmup: number; repeat: number; connections: number; placement: Placement; batches: number[];
   timeWaitMs: number; only: string[] | null; json: boolean; save: boolean; quietWait: number; maxForeign: number; retries: number;
 }
 
-interface Config { name: string; label: string; kind: 'ixy' | 'net'; rounds: number; batch: number | null }
+/** ixy: the native zero-copy server (`ixy echo server`); ixynet: the same echo written with ixy.ts/net; net: Node's `net` on Linux TCP. */
+type ServerKind = 'ixy' | 'ixynet' | 'net';
+
+interface Config { name: string; label: string; kind: ServerKind; rounds: number; batch: number | null }
 
 function configs(o: Options): Config[] {
   const list: Config[] = [
     { name: 'ixy-n1024', label: 'ixy.ts server, n=1024', kind: 'ixy', rounds: 1024, batch: 64 },
+    { name: 'ixynet-n1024', label: 'ixy.ts/net server, n=1024', kind: 'ixynet', rounds: 1024, batch: 64 },
     { name: 'net-n1024', label: 'Node net server, n=1024', kind: 'net', rounds: 1024, batch: null },
     { name: 'ixy-n1', label: 'ixy.ts server, n=1', kind: 'ixy', rounds: 1, batch: 64 },
+    { name: 'ixynet-n1', label: 'ixy.ts/net server, n=1', kind: 'ixynet', rounds: 1, batch: 64 },
     { name: 'net-n1', label: 'Node net server, n=1', kind: 'net', rounds: 1, batch: null },
   ];
   for (const b of o.batches) if (b !== 64) list.push({ name: `ixy-n1024-b${b}`, label: `ixy.ts server, n=1024, B=${b}`, kind: 'ixy', rounds: 1024, batch: b });
@@ -63,12 +73,10 @@ const HELP = `usage: node dist/bench/echo.js [options]   (root; builds its own n
   --warmup W         seconds before the window: JIT, ARP, connection set-up (default 2)
   --repeat N         runs per configuration, interleaved; the median is reported (default 3)
   --connections C    concurrent client connections (default 128)
-  --placement P      where the server's kernel receive path runs: own (default: on the server's CPU 1 — threaded NAPI
-                     of the AF_XDP veth pinned there for ixy.ts, RPS to CPU 1 for Linux) or sender (the kernel's
-                     default for veth: on the CPU that sent the frame, i.e. the client's CPU 0)
+${PLACEMENT_HELP}
   --batches L        ixy.ts server batch bounds B to sweep at n=1024 (default 1,4,16,64)
   --time-wait-ms T   TIME-WAIT of the client's connections at n=1 (default 200; see bench/README.md)
-  --only a,b         run only these configurations (ixy-n1024, net-n1024, ixy-n1, net-n1, ixy-n1024-bB)
+  --only a,b         run only these configurations (ixy-n1024, ixynet-n1024, net-n1024, ixy-n1, ixynet-n1, net-n1, ixy-n1024-bB)
   --quiet-wait S     before each run, wait up to S s until other processes use < --max-foreign % (default 30)
   --max-foreign P    % of all CPUs (default 10); a run disturbed by more than 1.5 × P is repeated
   --retries N        repeats of a disturbed run; the least disturbed one is kept (default 2)
@@ -131,30 +139,40 @@ export interface Run {
   bound: string;
 }
 
+/** The server of a configuration, started on the server's CPU in its namespace. */
+function serverProc(topo: StackTopology, cfg: Config, pair: Pair): Proc {
+  const dev = ['--dev', `xdp:${pair.server.ifname}`, '--ip', `${pair.server.ip}/24`, '--port', String(PORT)];
+  const cmd = cfg.kind === 'ixy' ? [IXY_CLI, 'echo', 'server', ...dev, '--batch', String(cfg.batch), '--json']
+    : cfg.kind === 'ixynet' ? [IXYNET_SERVER, ...dev, '--batch', String(cfg.batch)]
+    : [NET_SERVER, '--ip', pair.server.ip, '--port', String(PORT)];
+  const label = cfg.kind === 'ixy' ? 'ixy echo server' : cfg.kind === 'ixynet' ? 'ixy.ts/net echo server' : 'node net echo server';
+  return new Proc(topo.lab, topo.srvNs, [process.execPath, ...cmd], CPU_SERVER, label);
+}
+
+/** Waits until the server serves (its XDP program attached, its receive path placed); returns its NAPI threads. */
+async function serverReady(o: Options, cfg: Config, server: Proc, pair: Pair): Promise<number[]> {
+  let napiTids: number[] = [];
+  if (cfg.kind !== 'net') {
+    await waitForXdp(server, pair.server);
+    napiTids = placeXdpServer(pair.server, o.placement);
+  }
+  if (cfg.kind === 'ixy') { await sleep(300); return napiTids; }
+  await server.waitFor(/"ready":true|"error"/, 15000);
+  const err = server.jsonLine<{ error: string }>('error');
+  if (err) throw new Error(`${server.label}: ${err.error}`);
+  return napiTids;
+}
+
 async function trial(o: Options, topo: StackTopology, cfg: Config): Promise<Run> {
-  const pair: Pair = cfg.kind === 'ixy' ? topo.pairs.x : topo.pairs.k;
+  const pair: Pair = cfg.kind === 'net' ? topo.pairs.k : topo.pairs.x;
   const lab = topo.lab;
   let server: Proc | null = null;
   let client: Proc | null = null;
   let napiTids: number[] = [];
   const loss0 = { c: lossCounters(pair.client), s: lossCounters(pair.server) };
   try {
-    if (cfg.kind === 'ixy') {
-      server = new Proc(lab, topo.srvNs, [process.execPath, IXY_CLI, 'echo', 'server', '--dev', `xdp:${pair.server.ifname}`, '--ip', `${pair.server.ip}/24`,
-        '--port', String(PORT), '--batch', String(cfg.batch), '--json'], CPU_SERVER, 'ixy echo server');
-      await waitForXdp(server, pair.server);
-      if (o.placement === 'own') {
-        const r = pinNapi(pair.server, CPU_SERVER);
-        if (r.problem) throw new Error(r.problem);
-        napiTids = r.tids;
-      }
-      await sleep(300);
-    } else {
-      server = new Proc(lab, topo.srvNs, [process.execPath, NET_SERVER, '--ip', pair.server.ip, '--port', String(PORT)], CPU_SERVER, 'node net echo server');
-      await server.waitFor(/"ready":true|"error"/, 15000);
-      const err = server.jsonLine<{ error: string }>('error');
-      if (err) throw new Error(`net echo server: ${err.error}`);
-    }
+    server = serverProc(topo, cfg, pair);
+    napiTids = await serverReady(o, cfg, server, pair);
     client = new Proc(lab, topo.cliNs, [process.execPath, CLIENT, '--dev', `xdp:${pair.client.ifname}`, '--ip', `${pair.client.ip}/24`, '--connect', pair.server.ip,
       '--port', String(PORT), '--connections', String(o.connections), '--size', String(SIZE), '--rounds', String(cfg.rounds),
       '--warmup', String(o.warmup), '--seconds', String(o.seconds), ...(cfg.rounds === 1 ? ['--time-wait-ms', String(o.timeWaitMs)] : [])], CPU_CLIENT, 'echo client');
@@ -226,7 +244,7 @@ async function trial(o: Options, topo: StackTopology, cfg: Config): Promise<Run>
 // ---------------------------------------------------------------------------------------------------------------
 
 interface Result extends Partial<Run> {
-  name: string; label: string; kind: 'ixy' | 'net'; rounds: number; batch: number | null; error?: string; failedRuns?: string;
+  name: string; label: string; kind: ServerKind; rounds: number; batch: number | null; error?: string; failedRuns?: string;
   runs?: Array<{ msgsPerSec: number; p99Us: number; clientIdleTimeShareEst: number | null; cpuServerBusy: number; retransmits: number; foreignPct: number }>;
 }
 
@@ -236,6 +254,8 @@ interface Report {
   commands: Record<string, string>;
   tsMsgsPerSec: number | null; nodeNetMsgsPerSec: number | null; ratioToNodeNet: number | null;
   n1: { tsMsgsPerSec: number | null; nodeNetMsgsPerSec: number | null; ratioToNodeNet: number | null };
+  /** The echo written with ixy.ts/net (bench/echo-ixynet-server.ts) against Node net and against the native server. */
+  netLayer: Record<'n1024' | 'n1', { msgsPerSec: number | null; ratioToNodeNet: number | null; ratioToNative: number | null }>;
   batchSweep: Array<{ batch: number; msgsPerSec: number | null; p99Us: number | null; p50Us: number | null }>;
   clientIdle: Record<string, { emptyPollShare: number | null; idleTimeShareEst: number | null }>;
   serverCpu: Record<string, { cpuServerBusy: number | null; procShare: number | null; napiShare: number | null }>;
@@ -255,17 +275,24 @@ function table(r: Report): string {
   return rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ')).join('\n');
 }
 
+/** The ratio to Node net written after a bar (the n=1024 and n=1 rows of both ixy.ts servers). */
+function annotation(r: Report, name: string): string | undefined {
+  const ratio = name === 'ixy-n1024' ? r.ratioToNodeNet : name === 'ixy-n1' ? r.n1.ratioToNodeNet
+    : name === 'ixynet-n1024' ? r.netLayer?.n1024.ratioToNodeNet : name === 'ixynet-n1' ? r.netLayer?.n1.ratioToNodeNet : null;
+  return ratio ? `(${ratio.toFixed(2)}× Node net)` : undefined;
+}
+
 function svg(r: Report): string {
-  const order = ['ixy-n1024', 'net-n1024', 'ixy-n1', 'net-n1', ...r.results.filter((x) => x.name.startsWith('ixy-n1024-b')).map((x) => x.name)];
+  const order = ['ixy-n1024', 'ixynet-n1024', 'net-n1024', 'ixy-n1', 'ixynet-n1', 'net-n1', ...r.results.filter((x) => x.name.startsWith('ixy-n1024-b')).map((x) => x.name)];
   const rows = order.map((n) => r.results.find((x) => x.name === n)).filter((x): x is Result => !!x).map((x) => ({
     label: x.name === 'ixy-n1024' ? 'ixy.ts server, n=1024 (B=64)' : x.label,
     values: x.error ? [null, null, null, null] : [
       (x.msgsPerSec ?? NaN) / 1000, x.rttUs?.p99 ?? null, x.client?.idleTimeShareEst !== null && x.client?.idleTimeShareEst !== undefined ? x.client.idleTimeShareEst * 100 : null,
       x.cpuServerBusy !== undefined ? x.cpuServerBusy * 100 : null,
     ],
-    annotation: x.name === 'ixy-n1024' && r.ratioToNodeNet ? `(${r.ratioToNodeNet.toFixed(2)}× Node net)` : x.name === 'ixy-n1' && r.n1.ratioToNodeNet ? `(${r.n1.ratioToNodeNet.toFixed(2)}× Node net)` : undefined,
+    annotation: annotation(r, x.name),
     missing: x.error ? `failed: ${x.error}` : undefined,
-    color: x.kind === 'ixy' ? (x.batch === 64 ? '#d62728' : '#ff9896') : '#2ca02c',
+    color: x.kind === 'ixy' ? (x.batch === 64 ? '#d62728' : '#ff9896') : x.kind === 'ixynet' ? '#1f77b4' : '#2ca02c',
   }));
   return hbarChart({
     title: `Echo, ${r.messageBytes}-byte messages, one server core (bench/echo)`,
@@ -304,12 +331,11 @@ function parseOptions(argv: string[]): Options & { replot: boolean } {
     strict: true,
   });
   if (values.help) { console.log(HELP); process.exit(0); }
-  if (values.placement !== 'own' && values.placement !== 'sender') throw new Error('--placement must be own or sender');
   const batches = values.batches!.split(',').map((x) => Number(x));
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) throw new Error('--batches: integers 1..1024, comma-separated');
   return {
     seconds: numberOption('seconds', values.seconds!, 0.5), warmup: numberOption('warmup', values.warmup!, 0.5), repeat: Math.floor(numberOption('repeat', values.repeat!, 1)),
-    connections: Math.floor(numberOption('connections', values.connections!, 1)), placement: values.placement, batches, timeWaitMs: numberOption('time-wait-ms', values['time-wait-ms']!, 0),
+    connections: Math.floor(numberOption('connections', values.connections!, 1)), placement: parsePlacement(values.placement), batches, timeWaitMs: numberOption('time-wait-ms', values['time-wait-ms']!, 0),
     only: values.only ? values.only.split(',').map((s) => s.trim()) : null, json: values.json!, save: !values['no-save'], replot: values.replot!,
     quietWait: numberOption('quiet-wait', values['quiet-wait']!, 0), maxForeign: numberOption('max-foreign', values['max-foreign']!, 0),
     retries: Math.floor(numberOption('retries', values.retries!, 0)),
@@ -343,7 +369,7 @@ async function main(): Promise<number> {
   const errors = new Map<string, string>();
   const t0 = Date.now();
   try {
-    setRps(topo.pairs.k.server, o.placement === 'own' ? CPU_SERVER : null);
+    placeKernelServer(topo.pairs.k.server, o.placement);
     for (let rep = 0; rep < o.repeat; rep++) {
       for (const cfg of list) {
         if (errors.has(cfg.name) && !runs.has(cfg.name)) continue; // failed before: do not insist
@@ -393,21 +419,22 @@ async function main(): Promise<number> {
     const r = by(b === 64 ? 'ixy-n1024' : `ixy-n1024-b${b}`);
     return { batch: b, msgsPerSec: r?.msgsPerSec ?? null, p99Us: r?.rttUs?.p99 ?? null, p50Us: r?.rttUs?.p50 ?? null };
   });
-  const placementAbout = o.placement === 'own'
-    ? `own — the server's kernel receive path on the server's CPU ${CPU_SERVER}: ixy.ts: threaded NAPI of its AF_XDP veth (XDP program, copy into the UMEM) pinned to CPU ${CPU_SERVER}; ` +
-      `Linux: RPS of its veth to CPU ${CPU_SERVER} (IP/TCP input in CPU ${CPU_SERVER}'s softirq)`
-    : `sender — the kernel's default for veth: a frame's receive processing runs on the CPU that sent it, so the server's kernel receive path (ixy.ts: XDP + copy; Linux: all of IP/TCP input) runs on the client's CPU ${CPU_CLIENT}`;
   const report: Report = {
     benchmark: 'echo', date: new Date().toISOString(), host,
-    seconds: o.seconds, warmupSeconds: o.warmup, repeat: o.repeat, connections: o.connections, messageBytes: SIZE, placement: placementAbout, timeWaitMsN1: o.timeWaitMs,
+    seconds: o.seconds, warmupSeconds: o.warmup, repeat: o.repeat, connections: o.connections, messageBytes: SIZE, placement: placementAbout(o.placement), timeWaitMsN1: o.timeWaitMs,
     commands: {
       ixyServer: `taskset -c ${CPU_SERVER} node dist/src/cli/main.js echo server --dev xdp:xs --ip 10.81.1.2/24 --port ${PORT} --batch B --json`,
+      ixynetServer: `taskset -c ${CPU_SERVER} node dist/bench/echo-ixynet-server.js --dev xdp:xs --ip 10.81.1.2/24 --port ${PORT} --batch 64   (ixy.ts/net: createServer, on('data') → write, noDelay)`,
       netServer: `taskset -c ${CPU_SERVER} node dist/bench/echo-net-server.js --ip 10.81.2.2 --port ${PORT}   (net.createServer, on('data') → write, noDelay)`,
       client: `taskset -c ${CPU_CLIENT} node dist/bench/stack-echo-client.js --dev xdp:xc|kc --ip 10.81.{1,2}.1/24 --connect 10.81.{1,2}.2 --connections ${o.connections} --size ${SIZE} --rounds n ` +
         `--warmup ${o.warmup} --seconds ${o.seconds} [--time-wait-ms ${o.timeWaitMs} at n=1]   (src/apps/echo-client.ts: the client of \`ixy echo client\`)`,
     },
     tsMsgsPerSec: rate('ixy-n1024'), nodeNetMsgsPerSec: rate('net-n1024'), ratioToNodeNet: ratio(rate('ixy-n1024'), rate('net-n1024')),
     n1: { tsMsgsPerSec: rate('ixy-n1'), nodeNetMsgsPerSec: rate('net-n1'), ratioToNodeNet: ratio(rate('ixy-n1'), rate('net-n1')) },
+    netLayer: {
+      n1024: { msgsPerSec: rate('ixynet-n1024'), ratioToNodeNet: ratio(rate('ixynet-n1024'), rate('net-n1024')), ratioToNative: ratio(rate('ixynet-n1024'), rate('ixy-n1024')) },
+      n1: { msgsPerSec: rate('ixynet-n1'), ratioToNodeNet: ratio(rate('ixynet-n1'), rate('net-n1')), ratioToNative: ratio(rate('ixynet-n1'), rate('ixy-n1')) },
+    },
     batchSweep: sweep,
     clientIdle: Object.fromEntries(results.filter((r) => !r.error).map((r) => [r.name, { emptyPollShare: r.client?.emptyPollShare ?? null, idleTimeShareEst: r.client?.idleTimeShareEst ?? null }])),
     serverCpu: Object.fromEntries(results.filter((r) => !r.error).map((r) => [r.name, { cpuServerBusy: r.cpuServerBusy ?? null, procShare: r.server?.procShare ?? null, napiShare: r.server?.napiShare ?? null }])),
@@ -417,6 +444,9 @@ async function main(): Promise<number> {
   say(table(report));
   say(`n=1024: ixy.ts ${fmtK(report.tsMsgsPerSec)} msgs/s vs Node net ${fmtK(report.nodeNetMsgsPerSec)} → ${fmtN(report.ratioToNodeNet, 2)}×;  ` +
     `n=1: ${fmtK(report.n1.tsMsgsPerSec)} vs ${fmtK(report.n1.nodeNetMsgsPerSec)} → ${fmtN(report.n1.ratioToNodeNet, 2)}×`);
+  const nl = report.netLayer;
+  say(`ixy.ts/net: n=1024 ${fmtK(nl.n1024.msgsPerSec)} msgs/s → ${fmtN(nl.n1024.ratioToNodeNet, 2)}× Node net, ${fmtN(nl.n1024.ratioToNative, 2)}× the native server;  ` +
+    `n=1 ${fmtK(nl.n1.msgsPerSec)} → ${fmtN(nl.n1.ratioToNodeNet, 2)}× Node net, ${fmtN(nl.n1.ratioToNative, 2)}× native`);
   say(`batch sweep (n=1024): ${sweep.map((s) => `B=${s.batch} ${fmtK(s.msgsPerSec)} msgs/s p99 ${fmtN(s.p99Us, 0)} µs`).join('; ')}`);
   say(`took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (o.save) say(saveResults(JSON_PATH, SVG_PATH, report, svg(report)));

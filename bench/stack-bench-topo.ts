@@ -208,3 +208,28 @@ export function lossDelta(label: string, a: Record<string, number>, b: Record<st
   for (const k of Object.keys(b)) if (b[k] - (a[k] ?? 0) !== 0) out[`${label}.${k}`] = b[k] - (a[k] ?? 0);
   return out;
 }
+
+const KERNEL_TCP_KEYS: Record<string, string[]> = {
+  Tcp: ['RetransSegs', 'AttemptFails', 'EstabResets', 'InErrs', 'OutRsts'],
+  TcpExt: ['ListenOverflows', 'ListenDrops', 'TCPTimeouts', 'TCPSynRetrans', 'TCPAbortOnData', 'TCPAbortOnTimeout'],
+};
+
+/**
+ * The kernel TCP counters of a namespace that tell of trouble (retransmissions, failed or reset connections, a full
+ * accept queue), from its /proc/net/snmp (`Tcp:`) and /proc/net/netstat (`TcpExt:`): a header line, then the values.
+ */
+export function kernelTcpCounters(ns: string): Record<string, number> {
+  const lines = nsExec(ns, ['cat', '/proc/net/snmp', '/proc/net/netstat'], { ignoreError: true }).split('\n');
+  const out: Record<string, number> = {};
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const head = lines[i].split(/\s+/);
+    const vals = lines[i + 1].split(/\s+/);
+    const group = head[0].replace(/:$/, '');
+    if (!(group in KERNEL_TCP_KEYS) || vals[0] !== head[0] || /^\d/.test(head[1] ?? '')) continue;
+    for (const k of KERNEL_TCP_KEYS[group]) {
+      const j = head.indexOf(k);
+      if (j > 0) out[k] = Number(vals[j]);
+    }
+  }
+  return out;
+}
