@@ -12,7 +12,7 @@
  */
 import type { App, NetApi } from '../api/native.js';
 import { MAX_POLL_BATCH, type Stack } from '../stack/stack.js';
-import { threadCpuNs } from '../sys/cpu.js';
+import { threadCpuNs, yieldCpu } from '../sys/cpu.js';
 import type { Steering } from './steering.js';
 
 export interface ElasticOptions {
@@ -26,6 +26,11 @@ export interface ElasticOptions {
   parkMaxMs?: number;
   /** With several threads: hands frames for other threads' flows over and takes theirs (dataplane/steering.ts). */
   steering?: Steering;
+  /**
+   * Empty polls in a row after which the loop offers its CPU to another runnable thread (sched_yield): the kernel
+   * thread that fills an AF_XDP copy-mode queue (veth's NAPI) often shares the CPU. 0: never. Default 16.
+   */
+  yieldCpuAfter?: number;
 }
 
 export class LoopCounters {
@@ -51,6 +56,8 @@ export class ElasticThread {
   private failure: unknown = null;
   private readonly boundSlice: () => void;
   private readonly steering: Steering | null;
+  private readonly yieldCpuAfter: number;
+  private emptyPolls = 0;
 
   readonly api: NetApi;
 
@@ -63,6 +70,7 @@ export class ElasticThread {
     this.parkMaxMs = opts.parkMaxMs ?? 1;
     this.boundSlice = () => this.slice();
     this.steering = opts.steering ?? null;
+    this.yieldCpuAfter = opts.yieldCpuAfter ?? 16;
   }
 
   /** One iteration of the loop; returns the packets received (0 = idle). */
@@ -117,8 +125,14 @@ export class ElasticThread {
         if (this.stopped || this.app.finished) { this.finish(); return; }
         const n = this.iterate();
         now = clock.ms; // read by iterate()'s timer step
-        if (n > 0 || this.stack.iface.txPending > 0) this.idleSince = now;
-        else if (now - this.idleSince >= this.parkAfterMs) break; // long idle: one poll per park
+        if (n > 0 || this.stack.iface.txPending > 0) {
+          this.idleSince = now;
+          this.emptyPolls = 0;
+        } else if (now - this.idleSince >= this.parkAfterMs) break; // long idle: one poll per park
+        else if (++this.emptyPolls === this.yieldCpuAfter) {
+          this.emptyPolls = 0;
+          yieldCpu();
+        }
         if (this.app.yieldNow === true) { this.app.yieldNow = false; break; }
         if (now - start >= this.sliceMs) break;
       }

@@ -78,3 +78,17 @@ export function setThisThreadNice(nice: number): boolean {
   if (!Number.isInteger(nice) || nice < -20 || nice > 19) return false;
   return libc().syscall6(SYS_SETPRIORITY, PRIO_PROCESS, 0, nice, 0, 0, 0) === 0;
 }
+
+/**
+ * Gives the CPU to another runnable thread of this CPU, if there is one (sched_yield(2)); returns at once otherwise.
+ * A busy-polling loop that shares its CPU with the kernel thread that feeds its queue (threaded NAPI of a veth, for
+ * AF_XDP in copy mode) calls it when its polls come back empty, so that thread is not starved.
+ */
+export function yieldCpu(): void {
+  sched().sched_yield();
+}
+
+let schedFns: { sched_yield(): number } | null = null;
+function sched(): { sched_yield(): number } {
+  return (schedFns ??= libc());
+}

@@ -70,6 +70,7 @@ export interface Libc {
   recvfromAt(fd: number, addr: number, count: number, flags: number, src: number, srcLen: number): number;
   sched_setaffinity(pid: number, size: number, mask: Buffer): number;
   sched_setscheduler(pid: number, policy: number, param: Buffer): number;
+  sched_yield(): number;
   /** Fixed-arity alias of the variadic fcntl(2) for integer arguments (F_GETFL/F_SETFL). */
   fcntl(fd: number, cmd: number, arg: number): number;
   /** memcpy(3) between plain-number addresses (copying devices: ring frame <-> mempool buffer, no view per packet). */
@@ -110,6 +111,7 @@ export function libc(): Libc {
     clockGettimeAt: f('int clock_gettime(int clk, intptr_t ts)'),
     sched_setaffinity: f('int sched_setaffinity(int pid, size_t size, void *mask)'),
     sched_setscheduler: f('int sched_setscheduler(int pid, int policy, void *param)'),
+    sched_yield: f('int sched_yield()'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
     memcpyAt: f('void memcpy(intptr_t dst, intptr_t src, size_t n)'),
     readvAt: f('intptr_t readv(int fd, intptr_t iov, int iovcnt)'),
