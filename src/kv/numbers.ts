@@ -20,17 +20,23 @@ export const num = new Uint32Array(2);
 
 const TWO32 = 4294967296;
 
+const M_U64 = 0;
+const M_I64 = 1;
+
 /**
- * Parses the magnitude and sign like strtoull on `src[start, end)`; `end` acts as C's NUL. Returns 0 when the text
- * has no number or the magnitude exceeds `max` (ERANGE), else 1 for a positive and -1 for a negative number, with
- * the magnitude in `num`. `maxHi`/`maxLo` is the largest magnitude accepted (2^64-1, or 2^63-1 / 2^63 for strtol).
+ * Parses the magnitude and sign like strtoull (`mode` M_U64) or strtol (M_I64) on `src[start, end)`; `end` acts as
+ * C's NUL. Returns 0 when the text has no number or the magnitude is out of range (ERANGE: above 2^64 − 1, or for
+ * strtol above 2^63 − 1, 2^63 when negative), else 1 for a positive and -1 for a negative number, with the magnitude
+ * in `num`. (Only small integers cross calls here: a uint32 ≥ 2^31 as an argument would be boxed, docs/hot-path.md.)
  */
-function magnitude(src: Uint8Array, start: number, end: number, maxHi: number, maxLo: number): number {
+function magnitude(src: Uint8Array, start: number, end: number, mode: number): number {
   let i = start;
   while (i < end && isSpace(src[i])) i++;
   let sign = 1;
   if (i < end && (src[i] === 43 || src[i] === 45)) { if (src[i] === 45) sign = -1; i++; }
   const first = i;
+  const maxHi = mode === M_U64 ? TWO32 - 1 : sign < 0 ? 0x80000000 : 0x7fffffff;
+  const maxLo = mode === M_U64 ? TWO32 - 1 : sign < 0 ? 0 : TWO32 - 1;
   let hi = 0;
   let lo = 0;
   let range = false;
@@ -73,7 +79,7 @@ function negate(): void {
 
 /** memcached's safe_strtoull: a 64-bit unsigned value in `num`; false when memcached refuses the text. */
 export function parseU64(src: Uint8Array, start: number, end: number): boolean {
-  const s = magnitude(src, start, end, TWO32 - 1, TWO32 - 1);
+  const s = magnitude(src, start, end, M_U64);
   if (s === 0) return false;
   if (s < 0) negate();
   if (num[1] >= 0x80000000 && hasMinus(src, start, end)) return false;
@@ -91,22 +97,18 @@ export function parseU32(src: Uint8Array, start: number, end: number): boolean {
  * Returns the value, or NaN when memcached refuses the text.
  */
 export function parseI32(src: Uint8Array, start: number, end: number): number {
-  // |negative| may reach 2^63, positive 2^63 - 1
-  let i = start;
-  while (i < end && isSpace(src[i])) i++;
-  const negative = i < end && src[i] === 45;
-  const s = magnitude(src, start, end, negative ? 0x80000000 : 0x7fffffff, negative ? 0 : TWO32 - 1);
+  const s = magnitude(src, start, end, M_I64);
   if (s === 0) return NaN;
   return s < 0 ? (-num[0]) | 0 : num[0] | 0;
 }
 
-/** Writes `num` (hi, lo) as decimal at `out[off]`; returns the number of digits. */
+/** Writes the 64-bit value (hi, lo) — int32 or uint32 halves alike — as decimal at `out[off]`; returns the digits. */
 export function writeU64(out: Uint8Array, off: number, hi: number, lo: number): number {
   if (hi === 0) return writeU32(out, off, lo);
   // digits from the least significant, into the end of a 20-byte window, then moved down
   let n = 0;
-  let h = hi;
-  let l = lo;
+  let h = hi >>> 0;
+  let l = lo >>> 0;
   const end = off + 20;
   while (h !== 0 || l !== 0) {
     const qh = Math.floor(h / 10);
@@ -136,16 +138,22 @@ export function writeU32(out: Uint8Array, off: number, v: number): number {
   return n;
 }
 
-/** Adds (dHi, dLo) to (hi, lo) modulo 2^64 into `num`. */
-export function add64(hi: number, lo: number, dHi: number, dLo: number): void {
-  const l = lo + dLo;
+/** Adds (dHi, dLo) (int32 or uint32 halves) to `num` modulo 2^64, in place. */
+export function add64(dHi: number, dLo: number): void {
+  const hi = num[1];
+  const lo = num[0];
+  const l = lo + (dLo >>> 0);
   const carry = l >= TWO32 ? 1 : 0;
   num[0] = l - carry * TWO32;
-  num[1] = (hi + dHi + carry) % TWO32;
+  num[1] = (hi + (dHi >>> 0) + carry) % TWO32;
 }
 
-/** (hi, lo) − (dHi, dLo) into `num`, or 0 when the result would be negative (memcached's decr). */
-export function sub64Floor(hi: number, lo: number, dHi: number, dLo: number): void {
+/** `num` − (dHi, dLo) (int32 or uint32 halves) in place, or 0 when it would be negative (memcached's decr). */
+export function sub64Floor(dHiIn: number, dLoIn: number): void {
+  const hi = num[1];
+  const lo = num[0];
+  const dHi = dHiIn >>> 0;
+  const dLo = dLoIn >>> 0;
   if (dHi > hi || (dHi === hi && dLo > lo)) { num[0] = 0; num[1] = 0; return; }
   let l = lo - dLo;
   let h = hi - dHi;

@@ -220,9 +220,13 @@ export class KvStore {
   /** Where the value starts in `bytes`; the value is `valueLength(it)` bytes, then "\r\n". */
   dataOffset(it: number): number { return it * 8 + HEADER + (this.w[it * 2 + W_META] & 0xff); }
   valueLength(it: number): number { return this.w[it * 2 + W_NBYTES] - 2; }
+  /** Client flags as uint32 (the hot paths use the int32 forms below: a uint32 ≥ 2^31 crossing a call is boxed). */
   flags(it: number): number { return this.w[it * 2 + W_FLAGS] >>> 0; }
   casLo(it: number): number { return this.w[it * 2 + W_CASLO] >>> 0; }
   casHi(it: number): number { return this.w[it * 2 + W_CASHI] >>> 0; }
+  flagsI32(it: number): number { return this.w[it * 2 + W_FLAGS]; }
+  casLoI32(it: number): number { return this.w[it * 2 + W_CASLO]; }
+  casHiI32(it: number): number { return this.w[it * 2 + W_CASHI]; }
   exptime(it: number): number { return this.w[it * 2 + W_EXP]; }
   itemClass(it: number): number { return (this.w[it * 2 + W_META] >>> 8) & 0xff; }
   pins(it: number): number { return this.w[it * 2 + W_PINS]; }
@@ -610,7 +614,8 @@ export class KvStore {
   /**
    * Stores an allocated item by a storage command's rules (memcached's do_store_item): set, add (only if absent),
    * replace (only if present), append/prepend (to a present item: a new item with both, keeping the old flags and
-   * expiry), cas (only if present with CAS unique (casHi, casLo)). The item is consumed: linked, or freed.
+   * expiry), cas (only if present with CAS unique (casHi, casLo), int32 or uint32 halves). The item is consumed:
+   * linked, or freed.
    */
   store(it: number, mode: number, casHi: number, casLo: number): number {
     const w = this.w;
@@ -628,7 +633,7 @@ export class KvStore {
           this.bump(old);
           break;
         case StoreMode.Cas:
-          if ((casHi !== 0 || casLo !== 0) && this.casHi(old) === casHi >>> 0 && this.casLo(old) === casLo >>> 0) {
+          if ((casHi | casLo) !== 0 && w[old * 2 + W_CASHI] === (casHi | 0) && w[old * 2 + W_CASLO] === (casLo | 0)) {
             this.counters[C.casHits]++;
             this.classCounters[oc * CLASS_COUNTERS + CC.casHits]++;
             this.unlink(old);
@@ -645,7 +650,7 @@ export class KvStore {
           const oldLen = this.valueLength(old);
           const addLen = this.valueLength(it);
           this.pin(old);
-          const n = this.alloc(this.bytes, k, nkey, this.flags(old), w[old * 2 + W_EXP], oldLen + addLen + 2);
+          const n = this.alloc(this.bytes, k, nkey, w[old * 2 + W_FLAGS], w[old * 2 + W_EXP], oldLen + addLen + 2);
           this.unpin(old);
           if (n < 0) break;
           const d = this.dataOffset(n);
@@ -752,12 +757,12 @@ export class KvStore {
     if (nbytes <= 2) return DeltaError.NonNumeric;
     const d = this.dataOffset(it);
     if (!parseU64(this.bytes, d, d + nbytes)) return DeltaError.NonNumeric;
-    if (incr) add64(num[1], num[0], dHi >>> 0, dLo >>> 0);
-    else sub64Floor(num[1], num[0], dHi >>> 0, dLo >>> 0);
+    if (incr) add64(dHi, dLo);
+    else sub64Floor(dHi, dLo);
     const c = this.itemClass(it);
     this.counters[incr ? C.incrHits : C.decrHits]++;
     this.classCounters[c * CLASS_COUNTERS + (incr ? CC.incrHits : CC.decrHits)]++;
-    const res = writeU64(out, outOff, num[1], num[0]);
+    const res = writeU64(out, outOff, num[1] | 0, num[0] | 0);
     if (res + 2 <= nbytes && w[it * 2 + W_PINS] === 0) {
       this.nextCas();
       w[it * 2 + W_CASLO] = this.cas[0] | 0;
@@ -768,7 +773,7 @@ export class KvStore {
       return res;
     }
     this.pin(it);
-    const n = this.alloc(this.bytes, this.keyOffset(it), this.nkey(it), this.flags(it), w[it * 2 + W_EXP], res + 2);
+    const n = this.alloc(this.bytes, this.keyOffset(it), this.nkey(it), w[it * 2 + W_FLAGS], w[it * 2 + W_EXP], res + 2);
     this.unpin(it);
     if (n < 0) return DeltaError.NoMemory;
     const nd = this.dataOffset(n);

@@ -191,8 +191,8 @@ export class KvProtocol {
   private readonly dataLen: Int32Array;
   private readonly mode: Uint8Array;
   private readonly noreply: Uint8Array;
-  private readonly casHi: Uint32Array;
-  private readonly casLo: Uint32Array;
+  private readonly casHi: Int32Array;
+  private readonly casLo: Int32Array;
   private readonly swallow: Float64Array;
   // a multiget paused for output room: where its line is and which key is next
   private readonly getInRx: Uint8Array;
@@ -255,8 +255,8 @@ export class KvProtocol {
     this.dataLen = new Int32Array(n);
     this.mode = new Uint8Array(n);
     this.noreply = new Uint8Array(n);
-    this.casHi = new Uint32Array(n);
-    this.casLo = new Uint32Array(n);
+    this.casHi = new Int32Array(n);
+    this.casLo = new Int32Array(n);
     this.swallow = new Float64Array(n);
     this.getInRx = new Uint8Array(n);
     this.getPos = new Int32Array(n);
@@ -768,7 +768,7 @@ export class KvProtocol {
     const nkey = tokE[1] - ks;
     if (nkey > KEY_MAX) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
     if (!parseU32(src, tokS[2], tokE[2])) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
-    const flags = num[0];
+    const flags = num[0] | 0; // int32: a uint32 ≥ 2^31 crossing a call would be boxed
     const exptime = parseI32(src, tokS[3], tokE[3]);
     const vlen = parseI32(src, tokS[4], tokE[4]);
     if (exptime !== exptime || vlen !== vlen) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
@@ -777,8 +777,8 @@ export class KvProtocol {
     let cLo = 0;
     if (mode === StoreMode.Cas) {
       if (!parseU64(src, tokS[5], tokE[5])) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
-      cLo = num[0];
-      cHi = num[1];
+      cLo = num[0] | 0;
+      cHi = num[1] | 0;
     }
     if (vlen < 0 || vlen > 0x7fffffff - 2) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
     const it = store.alloc(src, ks, nkey, flags, exp, vlen + 2);
@@ -891,13 +891,13 @@ export class KvProtocol {
     const nkey = store.nkey(it);
     for (let i = 0; i < nkey; i++) b[n++] = sb[k + i];
     b[n++] = 32;
-    n += writeU32(b, n, store.flags(it));
+    n += writeU32(b, n, store.flagsI32(it));
     b[n++] = 32;
     const vlen = store.valueLength(it);
     n += writeU32(b, n, vlen);
     if (cas) {
       b[n++] = 32;
-      n += writeU64(b, n, store.casHi(it), store.casLo(it));
+      n += writeU64(b, n, store.casHiI32(it), store.casLoI32(it));
     }
     b[n++] = 13;
     b[n++] = 10;
@@ -918,7 +918,7 @@ export class KvProtocol {
     if (nkey > KEY_MAX) { this.reply(slot, nr, R_BAD_FORMAT); return Run.Done; }
     if (!parseU64(src, tokS[2], tokE[2])) { this.reply(slot, nr, R_BAD_DELTA); return Run.Done; }
     const b = this.scratch;
-    const r = this.store.delta(src, tokS[1], nkey, incr, num[1], num[0], b, 0);
+    const r = this.store.delta(src, tokS[1], nkey, incr, num[1] | 0, num[0] | 0, b, 0);
     if (r >= 0) {
       if (!nr) { b[r] = 13; b[r + 1] = 10; this.writeRing(slot, b, 0, r + 2); }
     } else this.reply(slot, nr, r === DeltaError.NotFound ? R_NOT_FOUND : r === DeltaError.NonNumeric ? R_NON_NUMERIC : R_DELTA_NO_MEMORY);
