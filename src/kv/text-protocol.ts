@@ -163,6 +163,7 @@ export class KvProtocol {
   throttled = 0;
   verbosity = 0;
   private readonly started: number;
+  private readonly versionReply: Uint8Array;
 
   // per slot
   private readonly handle: Int32Array;
@@ -235,6 +236,7 @@ export class KvProtocol {
     this.maxGetLine = o.maxGetLine ?? 1 << 20;
     this.version = o.version ?? '1.6.18-ixy.ts';
     this.tcpPort = o.tcpPort ?? 11211;
+    this.versionReply = lit(`VERSION ${this.version.slice(0, 200)}\r\n`);
     this.started = Math.floor(Date.now() / 1000);
     this.handle = new Int32Array(n).fill(-1);
     this.st = new Uint8Array(n);
@@ -983,7 +985,7 @@ export class KvProtocol {
   }
 
   private versionLine(slot: number): void {
-    this.outExt(slot, Buffer.from(`VERSION ${this.version}\r\n`, 'latin1'));
+    this.out(slot, this.versionReply);
   }
 
   private stats(slot: number, src: Uint8Array, ntokens: number): number {
