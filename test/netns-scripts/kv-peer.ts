@@ -93,6 +93,8 @@ function scripted(): string[] {
     'get big\r\n', `set big 1 0 1048512\r\n${'y'.repeat(1048512)}\r\n`, `set big 1 0 1048513\r\n${'y'.repeat(1048513)}\r\n`, 'get big\r\n',
     `set a 0 0 1\r\na\r\nadd a 0 0 2000000\r\n${'x'.repeat(2000000)}\r\nget a\r\n`, 'set a 0 0 2000000 noreply\r\n' + 'x'.repeat(2000000) + '\r\nget a\r\n',
     `set ${'k'.repeat(2044)}\r\n`,
+    // commands that close the connection (the session goes on on a new one)
+    'quit\r\n', 'set q 0 0 1\r\nq\r\nquit\r\nget q\r\n', 'get q\r\n', 'foo HTTP/1.1\r\n', 'get q\r\n',
   ];
 }
 
