@@ -9,9 +9,10 @@ import { describeParseArgsError } from '../util/parse-args-error.js';
 import { checkDistinctDevices, checkWritable } from './checks.js';
 import { printL2Summary, runL2 } from './l2-commands.js';
 import { runEcho, runHttp, runNetcat, runPingpong } from './stack-commands.js';
+import { runKv } from './kv-command.js';
 
 type Kind = 'int' | 'number' | 'string' | 'boolean';
-interface Opt { kind: Kind; help: string; default?: string | boolean; min?: number; max?: number }
+interface Opt { kind: Kind; help: string; default?: string | boolean; min?: number; max?: number; /** A one-letter alias (memcached's -m, -I, -c). */ short?: string }
 interface Command { usage: string; summary: string; positionals: number; options: Record<string, Opt> }
 
 const RING: Opt = { kind: 'int', help: 'descriptors per ring (power of two, 64..4096)', default: '512', min: 64, max: 4096 };
@@ -141,6 +142,19 @@ const COMMANDS: Record<string, Command> = {
       pin: { kind: 'boolean', help: 'with --threads: pin thread i to CPU i' },
     },
   },
+  kv: {
+    usage: 'ixy kv --dev <spec> --ip <A.B.C.D/N> [--port 11211] [-m MiB] [-I size] [-c max-conns] [options]', positionals: 0,
+    summary: 'a memcached-compatible key-value server (text protocol) on the TCP/IP stack: zero-copy GETs from its item memory',
+    options: {
+      ...STACK_OPTS,
+      port: { kind: 'int', help: 'TCP port', default: '11211', min: 1, max: 65535 },
+      'memory-limit': { kind: 'int', short: 'm', help: 'item memory in MiB (never exceeded: LRU eviction per slab class)', default: '64', min: 1, max: 4096 },
+      'max-item-size': { kind: 'string', short: 'I', help: 'largest item, bytes or with k/m (memcached -I)', default: '1m' },
+      'conn-limit': { kind: 'int', short: 'c', help: 'most concurrent connections; more are refused with an error line', default: '1024', min: 1, max: 65536 },
+      'output-bound': { kind: 'int', help: "a connection's unacknowledged reply bytes after which its requests wait", default: '1048576', min: 65536, max: 1 << 30 },
+      'copy-below': { kind: 'int', help: 'values shorter than this are copied into the reply instead of sent from the item memory', default: '0', min: 0, max: 4096 },
+    },
+  },
   devices: {
     usage: 'ixy devices [options]', positionals: 0,
     summary: 'list PCI network devices and Linux interfaces, their kernel driver, and which specs may take them',
@@ -170,7 +184,7 @@ function commandHelp(name: string): string {
   for (const [k, o] of Object.entries(c.options)) {
     const arg = o.kind === 'boolean' ? '' : ` <${o.kind === 'string' ? 'value' : 'n'}>`;
     const def = o.default !== undefined ? ` (default ${o.default})` : '';
-    lines.push(`  --${(k + arg).padEnd(18)} ${o.help}${def}`);
+    lines.push(`  --${(k + arg).padEnd(18)} ${o.help}${def}${o.short ? ` (also -${o.short})` : ''}`);
   }
   lines.push(`  --${'help'.padEnd(18)} show this help`);
   if (c.usage.includes('<dev')) lines.push('', ...deviceKindsHelp());
@@ -180,7 +194,7 @@ function commandHelp(name: string): string {
 function parseCommand(name: string, argv: string[]): { pos: string[]; v: Record<string, string | number | boolean | undefined> } {
   const c = COMMANDS[name];
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [k, o] of Object.entries(c.options)) options[k] = { type: o.kind === 'boolean' ? 'boolean' : 'string' };
+  for (const [k, o] of Object.entries(c.options)) options[k] = { type: o.kind === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -263,6 +277,10 @@ async function main(argv: string[]): Promise<number> {
       try {
         return await (cmd === 'echo' ? runEcho(pos[0], v) : cmd === 'pingpong' ? runPingpong(pos[0], v) : cmd === 'http' ? runHttp(v) : runNetcat(v));
       } finally { await nic?.stop(); }
+    }
+    case 'kv': {
+      const nic = await simForStack(v.dev, v['sim-wire']);
+      try { return await runKv(v); } finally { await nic?.stop(); }
     }
     case 'devices': {
       const proc = v.procfs as string;

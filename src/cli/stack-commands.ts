@@ -14,7 +14,7 @@ import { APPS, delta, type LiveView, runApp, total } from './run-app.js';
 
 type Values = Record<string, string | number | boolean | undefined>;
 
-function stackOptions(v: Values): RuntimeOptions {
+export function stackOptions(v: Values): RuntimeOptions {
   if (typeof v.dev !== 'string') throw new UsageError('--dev is required: the device the stack runs on, e.g. --dev xdp:veth0 or --dev tap:ixy0');
   if (typeof v.ip !== 'string') throw new UsageError("--ip is required: the stack's address and prefix, e.g. --ip 10.0.0.2/24");
   checkHostAddress(v.ip, v.gateway as string | undefined);
