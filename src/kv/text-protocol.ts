@@ -26,6 +26,7 @@ import type { NetApi } from '../api/native.js';
 import { ApiError } from '../api/codes.js';
 import { AllocError, C, CC, DeltaError, KEY_MAX, KvStore, StoreMode, StoreResult } from './store.js';
 import { num, parseI32, parseU32, parseU64, writeU32, writeU64 } from './numbers.js';
+import { copyBytes } from '../wire/bytes.js';
 
 /** What the protocol needs of the native API (a subset of `NetApi`, so tests can drive it with a fake). */
 export type KvApi = Pick<NetApi, 'bytes' | 'sendv' | 'recvDone' | 'close'>;
@@ -1135,20 +1136,8 @@ function startsWith(src: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
-/** Copies n bytes between (possibly different) arrays without making a view. */
+/** Copies n bytes between (possibly the same) arrays without making a view. */
 function copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
-  if (dst === src) { dst.copyWithin(dOff, sOff, sOff + n); return; }
-  let i = 0;
-  const n8 = n & ~7;
-  for (; i < n8; i += 8) {
-    dst[dOff + i] = src[sOff + i];
-    dst[dOff + i + 1] = src[sOff + i + 1];
-    dst[dOff + i + 2] = src[sOff + i + 2];
-    dst[dOff + i + 3] = src[sOff + i + 3];
-    dst[dOff + i + 4] = src[sOff + i + 4];
-    dst[dOff + i + 5] = src[sOff + i + 5];
-    dst[dOff + i + 6] = src[sOff + i + 6];
-    dst[dOff + i + 7] = src[sOff + i + 7];
-  }
-  for (; i < n; i++) dst[dOff + i] = src[sOff + i];
+  if (dst === src) dst.copyWithin(dOff, sOff, sOff + n);
+  else copyBytes(dst, dOff, src, sOff, n);
 }

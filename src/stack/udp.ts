@@ -4,7 +4,7 @@
  */
 import { ApiError } from '../api/codes.js';
 import { EventKind, type EventQueue } from '../api/events.js';
-import { copyBytes } from './tcp/tcp-send-queue.js';
+import { copyBytes } from '../wire/bytes.js';
 import { emitUdp, IpProtocol, pseudoAddrSum, UDP_HEADER_LEN, type UdpView } from '../wire/index.js';
 import type { IpInterface } from './ip-interface.js';
 

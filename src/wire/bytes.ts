@@ -31,3 +31,23 @@ export function wr32(b: Uint8Array, o: number, v: number): void {
 
 /** A zero-length buffer views point at before their first `wrap`, so their fields have one type from the start. */
 export const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Copies bytes between two arrays without making a subarray view (which would allocate per segment). The loop is
+ * unrolled by 8; V8 compiles it to plain byte moves.
+ */
+export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
+  let i = 0;
+  const n8 = n & ~7;
+  for (; i < n8; i += 8) {
+    dst[dOff + i] = src[sOff + i];
+    dst[dOff + i + 1] = src[sOff + i + 1];
+    dst[dOff + i + 2] = src[sOff + i + 2];
+    dst[dOff + i + 3] = src[sOff + i + 3];
+    dst[dOff + i + 4] = src[sOff + i + 4];
+    dst[dOff + i + 5] = src[sOff + i + 5];
+    dst[dOff + i + 6] = src[sOff + i + 6];
+    dst[dOff + i + 7] = src[sOff + i + 7];
+  }
+  for (; i < n; i++) dst[dOff + i] = src[sOff + i];
+}

@@ -4,6 +4,7 @@
  * only when a segment is built, for the first transmission and for every retransmission.
  */
 import { SEND_QUEUE_MAX, type TcpConn } from './tcp-conn.js';
+import { copyBytes } from '../../wire/bytes.js';
 
 /** Whether `sqPush` can take `data[off…]` now (a free entry, or it continues the last one). */
 export function sqCanPush(c: TcpConn, data: Uint8Array, off: number): boolean {
@@ -81,22 +82,3 @@ export function sqClear(c: TcpConn): void {
   c.sqHead = c.sqCount = c.sqBytes = 0;
 }
 
-/**
- * Copies bytes between two arrays without making a subarray view (which would allocate per segment). The loop is
- * unrolled by 8; V8 compiles it to plain byte moves.
- */
-export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
-  let i = 0;
-  const n8 = n & ~7;
-  for (; i < n8; i += 8) {
-    dst[dOff + i] = src[sOff + i];
-    dst[dOff + i + 1] = src[sOff + i + 1];
-    dst[dOff + i + 2] = src[sOff + i + 2];
-    dst[dOff + i + 3] = src[sOff + i + 3];
-    dst[dOff + i + 4] = src[sOff + i + 4];
-    dst[dOff + i + 5] = src[sOff + i + 5];
-    dst[dOff + i + 6] = src[sOff + i + 6];
-    dst[dOff + i + 7] = src[sOff + i + 7];
-  }
-  for (; i < n; i++) dst[dOff + i] = src[sOff + i];
-}
