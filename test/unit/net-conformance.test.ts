@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
-import { SimNic } from 'ixy.ts/sim';
-import { attach, type NetInterface } from 'ixy.ts/net';
+import type { NetInterface } from 'ixy.ts/net';
+import { NetPair } from '../helpers/net-pair.js';
 
 type AnySocket = net.Socket;
 type AnyServer = net.Server;
@@ -30,7 +30,7 @@ const nodeImpl: Impl = {
   host: '127.0.0.1',
 };
 
-let nic: SimNic | null = null;
+let pair: NetPair | null = null;
 let client: NetInterface | null = null;
 let server: NetInterface | null = null;
 const ixyImpl: Impl = {
@@ -272,16 +272,11 @@ const scenarios: Record<string, Scenario> = {
 
 describe('ixy.ts/net against node:net, scenario by scenario', () => {
   before(async () => {
-    nic = await SimNic.start({ ports: 2, wire: 'loop', physMiB: 64 });
-    SimNic.setCurrent(nic);
-    client = await attach({ device: 'sim:0', ip: '10.0.7.1/24' });
-    server = await attach({ device: 'sim:1', ip: '10.0.7.2/24' });
+    pair = await NetPair.open('10.0.7');
+    ({ client, server } = pair);
   });
   after(async () => {
-    const r = await Promise.all([client?.close(), server?.close()]);
-    SimNic.setCurrent(null);
-    await nic?.stop();
-    for (const x of r) assert.equal(x?.leakedBuffers, 0, 'every packet buffer back in its pool');
+    for (const x of await pair!.close()) assert.equal(x.leakedBuffers, 0, 'every packet buffer back in its pool');
   });
 
   for (const [name, run] of Object.entries(scenarios)) {

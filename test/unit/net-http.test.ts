@@ -17,14 +17,14 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { SimNic } from 'ixy.ts/sim';
-import { attach, type NetInterface } from 'ixy.ts/net';
+import type { NetInterface } from 'ixy.ts/net';
+import { NetPair } from '../helpers/net-pair.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/net-throw-child.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const NODE_HOST = '127.0.0.1';
 
-let nic: SimNic | null = null;
+let pair: NetPair | null = null;
 let client: NetInterface | null = null;
 let server: NetInterface | null = null;
 
@@ -65,16 +65,11 @@ async function exchange(side: Side, port: number, bytes: string | null): Promise
 
 describe("http and net habits on ixy.ts/net, each as on node:net", () => {
   before(async () => {
-    nic = await SimNic.start({ ports: 2, wire: 'loop', physMiB: 64 });
-    SimNic.setCurrent(nic);
-    client = await attach({ device: 'sim:0', ip: '10.0.8.1/24' });
-    server = await attach({ device: 'sim:1', ip: '10.0.8.2/24' });
+    pair = await NetPair.open('10.0.8');
+    ({ client, server } = pair);
   });
   after(async () => {
-    const r = await Promise.all([client?.close(), server?.close()]);
-    SimNic.setCurrent(null);
-    await nic?.stop();
-    for (const x of r) assert.equal(x?.leakedBuffers, 0, 'every packet buffer back in its pool');
+    for (const x of await pair!.close()) assert.equal(x.leakedBuffers, 0, 'every packet buffer back in its pool');
   });
 
   test('http: after a keep-alive request server.close() completes, and no socket emits an error', { timeout: 30_000 }, async () => {

@@ -13,8 +13,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { SimNic } from 'ixy.ts/sim';
-import { attach, type NetInterface } from 'ixy.ts/net';
+import type { NetInterface } from 'ixy.ts/net';
+import { NetPair } from '../helpers/net-pair.js';
 
 const N = 10_000;
 const WAVE = 100;
@@ -88,22 +88,16 @@ function fileLimit(): number {
 }
 
 describe(`${N} concurrent connections`, () => {
-  let nic: SimNic | null = null;
+  let pair: NetPair | null = null;
   let client: NetInterface | null = null;
   let server: NetInterface | null = null;
   before(async () => {
-    nic = await SimNic.start({ ports: 2, wire: 'loop', physMiB: 64 });
-    SimNic.setCurrent(nic);
     // room for N connections and, on the client, their N TIME-WAITs (the default table holds 65 536)
-    const tcp = { maxConnections: 4 * N };
-    client = await attach({ device: 'sim:0', ip: '10.0.9.1/24', tcp });
-    server = await attach({ device: 'sim:1', ip: '10.0.9.2/24', tcp });
+    pair = await NetPair.open('10.0.9', { maxConnections: 4 * N });
+    ({ client, server } = pair);
   });
   after(async () => {
-    await client?.close();
-    await server?.close();
-    SimNic.setCurrent(null);
-    await nic?.stop();
+    await pair?.close();
   });
 
   test('ixy.ts/net (both ends on the simulated 82599): every echo, matching counts, no buffer left out of its pool', { timeout: 300_000 }, async (tc) => {
@@ -114,8 +108,7 @@ describe(`${N} concurrent connections`, () => {
     });
     const ms = performance.now() - t0;
     checkTally(tally, 'ixy.ts/net');
-    const [c, s] = [await client!.close(), await server!.close()];
-    client = null; server = null;
+    const [c, s] = await pair!.close();
     assert.equal(c.threads[0].stack!.tcp.activeOpens, N, 'client stack: active opens');
     assert.equal(s.threads[0].stack!.tcp.passiveOpens, N, 'server stack: passive opens');
     assert.deepEqual([c.threads[0].app.opened, s.threads[0].app.accepted], [N, N], 'ixy.ts/net: opened and accepted');

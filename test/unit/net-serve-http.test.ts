@@ -7,25 +7,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { SimNic } from 'ixy.ts/sim';
-import { attach, type NetInterface, type Server } from 'ixy.ts/net';
+import type { NetInterface, Server } from 'ixy.ts/net';
+import { NetPair } from '../helpers/net-pair.js';
 
-let nic: SimNic | null = null;
+let pair: NetPair | null = null;
 let client: NetInterface | null = null;
 let server: NetInterface | null = null;
 
 before(async () => {
-  nic = await SimNic.start({ ports: 2, wire: 'loop', physMiB: 64 });
-  SimNic.setCurrent(nic);
-  client = await attach({ device: 'sim:0', ip: '10.0.8.1/24' });
-  server = await attach({ device: 'sim:1', ip: '10.0.8.2/24' });
+  pair = await NetPair.open('10.0.8');
+  ({ client, server } = pair);
 });
 
 after(async () => {
-  const r = await Promise.all([client?.close(), server?.close()]);
-  SimNic.setCurrent(null);
-  await nic?.stop();
-  for (const x of r) assert.equal(x?.leakedBuffers, 0, 'every packet buffer back in its pool');
+  for (const x of await pair!.close()) assert.equal(x.leakedBuffers, 0, 'every packet buffer back in its pool');
 });
 
 const connections = (s: Server): Promise<number> => new Promise((r) => s.getConnections((_e, n) => r(n)));
